@@ -1,0 +1,45 @@
+"""nodestudy: when is a trained Neural ODE really an ODE?
+
+A reproducible rebuild of Ott et al., "ResNet After All? Neural ODEs and Their
+Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
+
+- :class:`TrainConfig`, :class:`DataConfig`, :class:`SolverSpec`: what a run is;
+- :func:`train_runs`: train configs (or load them from the cache);
+- :func:`accuracy`, :func:`accuracy_table`: score models under any solver;
+- :func:`reference_drop`, :func:`critical_steps`: the study's numbers;
+- :mod:`nodestudy.plots`: the figures; :mod:`nodestudy.profiles`: their sizes.
+"""
+
+from .analysis import critical_steps, reference_drop
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data import Dataset, load_dataset
+from .errors import NodestudyError, TrainingDiverged
+from .evaluate import accuracy, accuracy_table, count_crossings, trajectories
+from .models import ODEClassifier
+from .runs import Run, RunCache, load_ensemble, open_run
+from .solvers import SolverSpec, solve
+from .sweep import train_runs
+
+__all__ = [
+    "DataConfig",
+    "Dataset",
+    "ModelConfig",
+    "NodestudyError",
+    "ODEClassifier",
+    "Run",
+    "RunCache",
+    "SolverSpec",
+    "TrainConfig",
+    "TrainingDiverged",
+    "accuracy",
+    "accuracy_table",
+    "count_crossings",
+    "critical_steps",
+    "load_dataset",
+    "load_ensemble",
+    "open_run",
+    "reference_drop",
+    "solve",
+    "train_runs",
+    "trajectories",
+]

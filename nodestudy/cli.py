@@ -1,0 +1,146 @@
+"""Command line: ``nodestudy train`` and ``nodestudy evaluate``.
+
+Bad input exits with status 2 and one line saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data import load_dataset
+from .errors import NodestudyError
+from .evaluate import accuracy
+from .runs import RunCache, open_run
+from .solvers import METHODS, SolverSpec
+from .sweep import train_runs
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"nodestudy: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _solver_spec(method: str, steps: int | None, tol: float | None) -> SolverSpec:
+    if method in METHODS and steps is None and tol is None:
+        raise NodestudyError(
+            f"solver {method!r} needs --steps K (fixed-step) or --tol TOL (adaptive)"
+        )
+    return SolverSpec(method, steps, tol)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nodestudy", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model (or load it from the cache)")
+    train.add_argument("--data", default="sphere2", help="data set, e.g. sphere2 (default)")
+    train.add_argument("--solver", default="euler", help=f"one of {', '.join(METHODS)}")
+    train.add_argument("--steps", type=int, help="K, the number of fixed steps (h = 1/K)")
+    train.add_argument("--tol", type=float, help="rtol = atol of an adaptive solver")
+    train.add_argument("--iters", type=int, default=10_000, help="training iterations")
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--hidden", type=int, default=32, help="hidden channels of the field")
+    train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    train.add_argument("--cache", help="cache directory (default: $NODESTUDY_CACHE)")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+
+    evaluate = commands.add_parser("evaluate", help="score a trained run under a solver")
+    evaluate.add_argument("run", help="a run directory, as printed by `nodestudy train`")
+    evaluate.add_argument("--solver", help="test solver (default: the training solver)")
+    evaluate.add_argument("--steps", type=int, help="K for a fixed-step test solver")
+    evaluate.add_argument("--tol", type=float, help="tolerance for an adaptive test solver")
+    evaluate.add_argument("--split", default="test", choices=("test", "train"))
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> dict:
+    data = DataConfig.from_name(args.data)
+    solver = _solver_spec(args.solver, args.steps, args.tol)
+    config = TrainConfig(
+        data=data,
+        solver=solver,
+        model=ModelConfig(hidden_channels=args.hidden),
+        iterations=args.iters,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+    )
+    cache = RunCache(args.cache)
+    cached = cache.get(config) is not None
+    (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
+    if run.diverged:
+        raise NodestudyError(
+            f"training diverged (non-finite loss at iteration "
+            f"{run.metrics['diverged_at_iteration']}); the run is stored at {run.directory}; "
+            "try a smaller --lr or more --steps"
+        )
+    return {
+        "run": str(run.directory),
+        "cached": cached,
+        "data": data.short_name,
+        "solver": solver.method,
+        "steps": solver.steps,
+        "tol": solver.tol,
+        "iterations": config.iterations,
+        "seed": config.seed,
+        **{
+            key: run.metrics[key]
+            for key in (
+                "train_accuracy",
+                "test_accuracy",
+                "nfe_forward",
+                "nfe_backward",
+                "train_seconds",
+            )
+        },
+    }
+
+
+def _evaluate(args: argparse.Namespace) -> dict:
+    run = open_run(args.run)
+    if args.solver is None and args.steps is None and args.tol is None:
+        solver = run.config.solver
+    else:
+        solver = _solver_spec(args.solver or run.config.solver.method, args.steps, args.tol)
+    x, y = load_dataset(run.config.data).split(args.split)
+    model = run.model(device=args.device)
+    score = float(accuracy(model, x, y, solver)[0])
+    return {
+        "run": str(run.directory),
+        "solver": solver.method,
+        "steps": solver.steps,
+        "tol": solver.tol,
+        "split": args.split,
+        f"{args.split}_accuracy": score,
+        "train_solver": run.config.solver.method,
+        "train_steps": run.config.solver.steps,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        result = _train(args) if args.command == "train" else _evaluate(args)
+    except NodestudyError as error:
+        print(f"nodestudy: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nodestudy: interrupted; finished runs are kept in the cache", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+    return 0

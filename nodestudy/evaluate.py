@@ -1,0 +1,147 @@
+"""Scoring trained models under any solver: accuracy, trajectories, crossings."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from .config import TrainConfig
+from .data import load_dataset
+from .models import ODEClassifier
+from .runs import Run, load_ensemble
+from .solvers import SolverSpec, solve
+
+
+@torch.no_grad()
+def accuracy(
+    model: ODEClassifier, x: Tensor, y: Tensor, solver: SolverSpec, *, chunk_size: int = 4096
+) -> Tensor:
+    """Fraction of (x, y) each member classifies correctly: correct / len(y).
+
+    Returns a tensor of shape (members,). The data are shared by all members.
+    """
+    device = model.w1.device
+    correct = torch.zeros(model.n_members, device=device)
+    for start in range(0, len(y), chunk_size):
+        xb = x[start : start + chunk_size].to(device)
+        yb = y[start : start + chunk_size].to(device)
+        solution = solve(model.vector_field(), model.flatten_inputs(xb), solver)
+        predictions = model.classify(solution.final).argmax(-1)
+        correct += (predictions == yb).sum(dim=1)
+    return (correct / len(y)).cpu()
+
+
+@torch.no_grad()
+def trajectories(model: ODEClassifier, x: Tensor, solver: SolverSpec) -> Tensor:
+    """Each member's path of each input on the solver's grid: (members, N, grid points, C*L)."""
+    device = model.w1.device
+    solution = solve(model.vector_field(), model.flatten_inputs(x.to(device)), solver, record=True)
+    return solution.trajectory.permute(1, 2, 0, 3).cpu()
+
+
+@torch.no_grad()
+def logits_of_states(model: ODEClassifier, states: Tensor) -> Tensor:
+    """The classifier applied directly to ODE end states (members, N, C*L)."""
+    return model.classify(states.to(model.w1.device)).cpu()
+
+
+def scaled_steps(train_steps: int, factors: Iterable[float]) -> list[int]:
+    """Test step counts factor * K, rounded, at least 1, without repeats, ascending."""
+    return sorted({max(1, round(factor * train_steps)) for factor in factors})
+
+
+def test_solver_grid(
+    train_steps: int, methods: Sequence[str], factors: Iterable[float]
+) -> list[SolverSpec]:
+    """Every method at every scaled step count (Figure 4's test configurations)."""
+    steps = scaled_steps(train_steps, factors)
+    return [SolverSpec(method, k) for method, k in itertools.product(methods, steps)]
+
+
+def count_crossings(paths: np.ndarray) -> int:
+    """Pairs of trajectories whose polylines intersect.
+
+    ``paths`` has shape (N, grid points, 2): discrete trajectories in a 2-D phase
+    space. Orbits of an autonomous ODE never meet, so a crossing pair shows that the
+    trained discrete map is not an ODE flow.
+    """
+    import shapely
+
+    lines = shapely.linestrings(np.ascontiguousarray(paths, dtype=float))
+    tree = shapely.STRtree(lines)
+    left, right = tree.query(lines, predicate="intersects")
+    return int(np.count_nonzero(left < right))
+
+
+def run_labels(run: Run) -> dict:
+    """The columns that identify a run in a results table."""
+    config = run.config
+    return {
+        "run": run.directory.name,
+        "data": config.data.short_name,
+        "train_method": config.solver.method,
+        "train_steps": config.solver.steps,
+        "train_tol": config.solver.tol,
+        "iterations": config.iterations,
+        "seed": config.seed,
+    }
+
+
+def accuracy_table(
+    runs: Sequence[Run],
+    test_solvers: Callable[[TrainConfig], Sequence[SolverSpec]],
+    *,
+    split: str = "test",
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """Tidy table: one row per run and test solver, with the run's accuracy.
+
+    ``test_solvers(config)`` names the test solvers for a run's config. Seeds of
+    one configuration are stacked and scored together. Diverged runs are left out
+    (the paper averages over the seeds whose training succeeded).
+    """
+    groups: dict[TrainConfig, list[Run]] = {}
+    for run in runs:
+        if not run.diverged:
+            groups.setdefault(run.config.without_seed(), []).append(run)
+    rows = []
+    for config, members in groups.items():
+        x, y = load_dataset(config.data).split(split)
+        model = load_ensemble(members, device=device)
+        labels = [run_labels(run) for run in members]
+        for spec in test_solvers(config):
+            scores = accuracy(model, x, y, spec).tolist()
+            for label, score in zip(labels, scores):
+                rows.append(
+                    {
+                        **label,
+                        "test_method": spec.method,
+                        "test_steps": spec.steps,
+                        "test_tol": spec.tol,
+                        "accuracy": score,
+                    }
+                )
+    return pd.DataFrame.from_records(rows)
+
+
+@torch.no_grad()
+def decision_grid(
+    model: ODEClassifier,
+    member: int,
+    lower: Sequence[float],
+    upper: Sequence[float],
+    resolution: int = 300,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The class the linear head assigns to each point of a 2-D grid of end states."""
+    gx, gy = np.meshgrid(
+        np.linspace(lower[0], upper[0], resolution), np.linspace(lower[1], upper[1], resolution)
+    )
+    points = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float32)
+    states = points.unsqueeze(0).expand(model.n_members, -1, -1)
+    classes = logits_of_states(model, states)[member].argmax(-1).numpy()
+    return gx, gy, classes.reshape(gx.shape)

@@ -1,0 +1,187 @@
+"""The paper's Neural ODE classifier, stored as an ensemble of independent members.
+
+Each member is the model of PAPER.md: an autonomous vector field
+Conv1d(C->H, 1) -> ReLU -> Conv1d(H->H, 3, padding 1) -> ReLU -> Conv1d(H->C, 1)
+acting on the state (a length-L sequence with C channels), integrated over [0, 1],
+then flatten and one linear layer to the classes. No layers before the ODE block.
+
+Why an ensemble: the study trains many seeds of each configuration, and on a CPU
+these tiny models are bound by per-operation overhead, not arithmetic. Stacking the
+seeds' weights on a leading "member" axis lets one batched matrix product serve all
+of them; Adam is elementwise and the loss is a sum of per-member losses, so every
+member trains exactly as it would alone (``tests/test_training.py`` checks this).
+
+Weights are kept in the convolutions' own shapes. For short states the convolutions
+are applied as the equivalent dense (banded) matrices, built once per solve, which is
+several times faster than ``conv1d`` on CPU; long states use grouped convolutions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .solvers import VectorField
+
+#: Use dense matrices while hidden_channels * length stays below this.
+DENSE_LIMIT = 2048
+
+PARAMETER_NAMES = ("w1", "b1", "w2", "b2", "w3", "b3", "head_weight", "head_bias")
+
+
+def member_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """Independent generators for a seed's initial weights and its batch order."""
+    init_seed, batch_seed = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    return (
+        torch.Generator().manual_seed(int(init_seed)),
+        torch.Generator().manual_seed(int(batch_seed)),
+    )
+
+
+class ODEClassifier(nn.Module):
+    """``n_members`` independent Neural ODE classifiers with stacked weights.
+
+    States are handled flat, shape (members, batch, C*L), channel-major.
+    """
+
+    def __init__(
+        self,
+        n_members: int,
+        state_shape: Sequence[int],
+        hidden_channels: int,
+        n_classes: int,
+    ) -> None:
+        super().__init__()
+        channels, length = state_shape
+        self.n_members = n_members
+        self.state_shape = (channels, length)
+        self.hidden_channels = hidden_channels
+        self.n_classes = n_classes
+        s, c, h = n_members, channels, hidden_channels
+        self.w1 = nn.Parameter(torch.zeros(s, h, c, 1))
+        self.b1 = nn.Parameter(torch.zeros(s, h))
+        self.w2 = nn.Parameter(torch.zeros(s, h, h, 3))
+        self.b2 = nn.Parameter(torch.zeros(s, h))
+        self.w3 = nn.Parameter(torch.zeros(s, c, h, 1))
+        self.b3 = nn.Parameter(torch.zeros(s, c))
+        self.head_weight = nn.Parameter(torch.zeros(s, n_classes, c * length))
+        self.head_bias = nn.Parameter(torch.zeros(s, n_classes))
+
+    @classmethod
+    def initialised(
+        cls,
+        seeds: Sequence[int],
+        state_shape: Sequence[int],
+        hidden_channels: int,
+        n_classes: int,
+    ) -> ODEClassifier:
+        """Kaiming-normal (fan-in) weights and zero biases, each member from its seed."""
+        model = cls(len(seeds), state_shape, hidden_channels, n_classes)
+        with torch.no_grad():
+            for member, seed in enumerate(seeds):
+                generator, _ = member_generators(seed)
+                for weight in (model.w1, model.w2, model.w3, model.head_weight):
+                    nn.init.kaiming_normal_(
+                        weight[member], mode="fan_in", nonlinearity="relu", generator=generator
+                    )
+        return model
+
+    @property
+    def state_size(self) -> int:
+        return math.prod(self.state_shape)
+
+    # -- the ODE block --------------------------------------------------------------
+
+    def vector_field(self) -> VectorField:
+        """f(z) for the current weights, for states of shape (members, batch, C*L).
+
+        Build it once per solve: the dense form assembles its matrices here.
+        """
+        if self.hidden_channels * self.state_shape[1] <= DENSE_LIMIT:
+            return self._dense_field()
+        return self._conv_field()
+
+    def _dense_field(self) -> VectorField:
+        s, length = self.n_members, self.state_shape[1]
+        eye = torch.eye(length, dtype=self.w1.dtype, device=self.w1.device)
+        # shift[k, q, p] = 1 where input position q feeds output position p via tap k.
+        shift = torch.stack(
+            [torch.diag(eye.new_ones(length - abs(1 - k)), 1 - k) for k in range(3)]
+        )
+        m1 = torch.einsum("shc,lm->sclhm", self.w1[..., 0], eye).reshape(s, -1, self._hidden_size)
+        m2 = torch.einsum("soik,kqp->siqop", self.w2, shift).reshape(
+            s, self._hidden_size, self._hidden_size
+        )
+        m3 = torch.einsum("sch,lm->shlcm", self.w3[..., 0], eye).reshape(
+            s, self._hidden_size, self.state_size
+        )
+        bias1 = self.b1.repeat_interleave(length, dim=1).unsqueeze(1)
+        bias2 = self.b2.repeat_interleave(length, dim=1).unsqueeze(1)
+        bias3 = self.b3.repeat_interleave(length, dim=1).unsqueeze(1)
+
+        def field(z: Tensor) -> Tensor:
+            hidden = torch.relu(torch.baddbmm(bias1, z, m1))
+            hidden = torch.relu(torch.baddbmm(bias2, hidden, m2))
+            return torch.baddbmm(bias3, hidden, m3)
+
+        return field
+
+    def _conv_field(self) -> VectorField:
+        s, (c, length), h = self.n_members, self.state_shape, self.hidden_channels
+        w1, b1 = self.w1.reshape(s * h, c, 1), self.b1.reshape(-1)
+        w2, b2 = self.w2.reshape(s * h, h, 3), self.b2.reshape(-1)
+        w3, b3 = self.w3.reshape(s * c, h, 1), self.b3.reshape(-1)
+
+        def field(z: Tensor) -> Tensor:
+            batch = z.shape[1]
+            x = z.reshape(s, batch, c, length).transpose(0, 1).reshape(batch, s * c, length)
+            x = torch.relu(F.conv1d(x, w1, b1, groups=s))
+            x = torch.relu(F.conv1d(x, w2, b2, padding=1, groups=s))
+            x = F.conv1d(x, w3, b3, groups=s)
+            return x.reshape(batch, s, c * length).transpose(0, 1)
+
+        return field
+
+    @property
+    def _hidden_size(self) -> int:
+        return self.hidden_channels * self.state_shape[1]
+
+    # -- input and output -----------------------------------------------------------
+
+    def flatten_inputs(self, x: Tensor) -> Tensor:
+        """Initial states (members, batch, C*L) from (batch, C, L) shared by all
+        members, or (members, batch, C, L) with a batch per member."""
+        if x.dim() == 3:
+            return x.reshape(1, x.shape[0], -1).expand(self.n_members, -1, -1)
+        return x.reshape(x.shape[0], x.shape[1], -1)
+
+    def classify(self, z_final: Tensor) -> Tensor:
+        """Logits (members, batch, classes) from the end states of the ODE block."""
+        return torch.baddbmm(
+            self.head_bias.unsqueeze(1), z_final, self.head_weight.transpose(1, 2)
+        )
+
+    # -- members --------------------------------------------------------------------
+
+    def member_state(self, member: int) -> dict[str, Tensor]:
+        """One member's weights (no member axis), as stored in a run."""
+        return {name: getattr(self, name)[member].detach().clone() for name in PARAMETER_NAMES}
+
+    @classmethod
+    def from_member_states(
+        cls,
+        states: Sequence[dict[str, Tensor]],
+        state_shape: Sequence[int],
+        hidden_channels: int,
+        n_classes: int,
+    ) -> ODEClassifier:
+        model = cls(len(states), state_shape, hidden_channels, n_classes)
+        with torch.no_grad():
+            for name in PARAMETER_NAMES:
+                getattr(model, name).copy_(torch.stack([state[name] for state in states]))
+        return model

@@ -1,0 +1,160 @@
+"""Figures of the study. Functions take tidy tables (or arrays) and an axis or
+return a figure; they compute nothing that is not drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+CLASS_COLOURS = ("#1f77b4", "#d62728")  # class 0 blue, class 1 red
+METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
+
+
+def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
+    """Write ``name``.png and ``name``.pdf into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
+
+
+def _log2_steps_axis(ax: Axes, label: str) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(label)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def plot_test_solver_sweep(
+    table: pd.DataFrame, train_method: str, test_methods: Sequence[str]
+) -> Figure:
+    """Figure 4(a)/(b): accuracy of models trained with ``train_method`` at each K,
+    tested with each test method at multiples of K. Mean and std over seeds; the
+    training configuration is the circled point."""
+    trained = table[table.train_method == train_method]
+    ks = sorted(trained.train_steps.unique())
+    palette = dict(zip(ks, sns.color_palette("viridis", len(ks))))
+    fig, axes = plt.subplots(
+        1, len(test_methods), figsize=(4.2 * len(test_methods), 3.6), sharey=True, squeeze=False
+    )
+    for ax, test_method in zip(axes[0], test_methods):
+        subset = trained[trained.test_method == test_method]
+        for k in ks:
+            curve = subset[subset.train_steps == k].groupby("test_steps")["accuracy"]
+            mean, std = curve.mean(), curve.std().fillna(0.0)
+            ax.plot(mean.index, mean.values, "-o", ms=3, color=palette[k], label=f"K={k}")
+            ax.fill_between(mean.index, mean - std, mean + std, color=palette[k], alpha=0.2)
+            if test_method == train_method and k in mean.index:
+                ax.plot(k, mean[k], "o", ms=9, mfc="none", mec="black", mew=1.2)
+        _log2_steps_axis(ax, f"test steps ({test_method})")
+        ax.set_title(f"trained {train_method}, tested {test_method}")
+        ax.set_ylim(0.35, 1.02)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy")
+    axes[0, -1].legend(title="training K", fontsize=7, title_fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_collapse_summary(
+    drops: pd.DataFrame, critical: pd.DataFrame, reference_label: str
+) -> Figure:
+    """Accuracy with the training solver and with a converged reference against the
+    training step count, one panel per training method; the critical K marked."""
+    methods = list(dict.fromkeys(drops.train_method))
+    fig, axes = plt.subplots(
+        1, len(methods), figsize=(4.6 * len(methods), 3.6), sharey=True, squeeze=False
+    )
+    for ax, method in zip(axes[0], methods):
+        subset = drops[drops.train_method == method]
+        for column, label, colour in (
+            ("train_solver_accuracy", f"training solver ({method}, K)", "black"),
+            ("reference_accuracy", f"reference ({reference_label})", "#d62728"),
+        ):
+            stats = subset.groupby("train_steps")[column].agg(["mean", "std"]).fillna(0.0)
+            ax.plot(stats.index, stats["mean"], "-o", ms=4, color=colour, label=label)
+            ax.fill_between(
+                stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                color=colour, alpha=0.15,
+            )
+        row = critical[critical.train_method == method]
+        if len(row) and not np.isnan(row.critical_steps.iloc[0]):
+            k = row.critical_steps.iloc[0]
+            ax.axvline(k, color="grey", ls="--", lw=1)
+            ax.text(k, 0.37, f" critical K={k:g}\n h=1/{k:g}", fontsize=8, color="grey")
+        _log2_steps_axis(ax, "training steps K (h = 1/K)")
+        ax.set_title(f"Sphere2 trained with {method}")
+        ax.set_ylim(0.35, 1.02)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectories(ax: Axes, paths: np.ndarray, labels: np.ndarray, title: str) -> None:
+    """Phase-space trajectories (N, grid points, 2) coloured by class."""
+    for cls, colour in enumerate(CLASS_COLOURS):
+        for path in paths[labels == cls]:
+            ax.plot(path[:, 0], path[:, 1], color=colour, lw=0.5, alpha=0.5)
+        ends = paths[labels == cls, -1]
+        ax.scatter(ends[:, 0], ends[:, 1], s=6, color=colour, zorder=3, label=f"class {cls}")
+    ax.set_title(title)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.legend(fontsize=7, markerscale=2, loc="upper right")
+
+
+def plot_accuracy_vs_steps(
+    ax: Axes, table: pd.DataFrame, train_method: str, train_steps: int, title: str
+) -> None:
+    """Test accuracy against the number of test steps, one line per test method."""
+    for method, group in table.groupby("test_method"):
+        stats = group.groupby("test_steps")["accuracy"].agg(["mean", "std"]).fillna(0.0)
+        colour = METHOD_COLOURS.get(method)
+        ax.plot(stats.index, stats["mean"], "-o", ms=3, color=colour, label=method)
+        ax.fill_between(
+            stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+            color=colour, alpha=0.15,
+        )
+    ax.axvline(train_steps, color="black", ls="--", lw=1)
+    ax.text(train_steps, 0.37, f" trained: {train_method}, K={train_steps}", fontsize=8)
+    _log2_steps_axis(ax, "number of test steps")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0.35, 1.02)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right", title="test solver", title_fontsize=7)
+
+
+def plot_decision_regions(
+    ax: Axes,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    grid_class: np.ndarray,
+    states: np.ndarray,
+    labels: np.ndarray,
+    title: str,
+) -> None:
+    """ODE outputs (N, 2) coloured by true class over the classifier's regions."""
+    regions = ListedColormap([(0.80, 0.87, 0.97), (0.98, 0.82, 0.82)])
+    ax.pcolormesh(grid_x, grid_y, grid_class, cmap=regions, shading="auto", vmin=0, vmax=1)
+    for cls, colour in enumerate(CLASS_COLOURS):
+        points = states[labels == cls]
+        ax.scatter(points[:, 0], points[:, 1], s=5, color=colour, label=f"class {cls}")
+    ax.set_title(title)
+    ax.set_xlabel("$z_1(1)$")
+    ax.set_ylabel("$z_2(1)$")
+    ax.legend(fontsize=7, markerscale=2, loc="upper right")
