@@ -16,12 +16,10 @@ def reference_drop(table: pd.DataFrame, reference: SolverSpec) -> pd.DataFrame:
     ``table`` is an :func:`nodestudy.evaluate.accuracy_table` holding, for every run,
     the row of its training solver and the row of ``reference``.
     """
-    own = table[
-        (table.test_method == table.train_method) & (table.test_steps == table.train_steps)
-    ]
+    own = table[(table.test_method == table.train_method) & (table.test_steps == table.train_steps)]
     ref = table[(table.test_method == reference.method) & (table.test_steps == reference.steps)]
-    merged = own[RUN_COLUMNS + ["accuracy"]].merge(
-        ref[RUN_COLUMNS + ["accuracy"]], on=RUN_COLUMNS, suffixes=("_train_solver", "_reference")
+    merged = own[[*RUN_COLUMNS, "accuracy"]].merge(
+        ref[[*RUN_COLUMNS, "accuracy"]], on=RUN_COLUMNS, suffixes=("_train_solver", "_reference")
     )
     merged = merged.rename(
         columns={

@@ -162,9 +162,7 @@ class ODEClassifier(nn.Module):
 
     def classify(self, z_final: Tensor) -> Tensor:
         """Logits (members, batch, classes) from the end states of the ODE block."""
-        return torch.baddbmm(
-            self.head_bias.unsqueeze(1), z_final, self.head_weight.transpose(1, 2)
-        )
+        return torch.baddbmm(self.head_bias.unsqueeze(1), z_final, self.head_weight.transpose(1, 2))
 
     # -- members --------------------------------------------------------------------
 

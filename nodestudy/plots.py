@@ -60,8 +60,10 @@ def plot_test_solver_sweep(
         ax.set_ylim(0.35, 1.02)
         ax.axhline(0.5, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy")
-    axes[0, -1].legend(title="training K", fontsize=7, title_fontsize=8, loc="lower right")
+    axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
+    axes[0, -1].legend(
+        title="training K", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1)
+    )
     fig.tight_layout()
     return fig
 
@@ -78,38 +80,72 @@ def plot_collapse_summary(
     for ax, method in zip(axes[0], methods):
         subset = drops[drops.train_method == method]
         for column, label, colour in (
-            ("train_solver_accuracy", f"training solver ({method}, K)", "black"),
-            ("reference_accuracy", f"reference ({reference_label})", "#d62728"),
+            (
+                "train_solver_accuracy",
+                "tested with the training solver (same method and K)",
+                "black",
+            ),
+            (
+                "reference_accuracy",
+                f"tested with a converged reference ({reference_label})",
+                "#d62728",
+            ),
         ):
             stats = subset.groupby("train_steps")[column].agg(["mean", "std"]).fillna(0.0)
             ax.plot(stats.index, stats["mean"], "-o", ms=4, color=colour, label=label)
             ax.fill_between(
-                stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
-                color=colour, alpha=0.15,
+                stats.index,
+                stats["mean"] - stats["std"],
+                stats["mean"] + stats["std"],
+                color=colour,
+                alpha=0.15,
             )
         row = critical[critical.train_method == method]
         if len(row) and not np.isnan(row.critical_steps.iloc[0]):
             k = row.critical_steps.iloc[0]
             ax.axvline(k, color="grey", ls="--", lw=1)
-            ax.text(k, 0.37, f" critical K={k:g}\n h=1/{k:g}", fontsize=8, color="grey")
+            ax.text(k, 0.40, f"critical K={k:g} ", fontsize=8, color="dimgrey", ha="right")
         _log2_steps_axis(ax, "training steps K (h = 1/K)")
         ax.set_title(f"Sphere2 trained with {method}")
         ax.set_ylim(0.35, 1.02)
         ax.axhline(0.5, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
     axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
-def plot_trajectories(ax: Axes, paths: np.ndarray, labels: np.ndarray, title: str) -> None:
-    """Phase-space trajectories (N, grid points, 2) coloured by class."""
+def plot_trajectories(
+    ax: Axes, paths: np.ndarray, labels: np.ndarray, title: str, view_quantile: float = 0.01
+) -> None:
+    """Phase-space trajectories (N, grid points, 2) coloured by class.
+
+    A few end points far out would squeeze the rest into a corner, so the view keeps
+    the central positions (between the ``view_quantile`` and 1 - ``view_quantile``
+    quantiles) and says so when that hides anything.
+    """
     for cls, colour in enumerate(CLASS_COLOURS):
         for path in paths[labels == cls]:
             ax.plot(path[:, 0], path[:, 1], color=colour, lw=0.5, alpha=0.5)
         ends = paths[labels == cls, -1]
         ax.scatter(ends[:, 0], ends[:, 1], s=6, color=colour, zorder=3, label=f"class {cls}")
+    points = paths.reshape(-1, 2)
+    low, high = np.quantile(points, [view_quantile, 1 - view_quantile], axis=0)
+    pad = 0.1 * (high - low)
+    if np.any(points < low - pad) or np.any(points > high + pad):
+        ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+        ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
+        share = 100 * (1 - 2 * view_quantile)
+        ax.text(
+            0.01,
+            0.01,
+            f"view: central {share:.0f}% of positions",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="dimgrey",
+        )
     ax.set_title(title)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -125,11 +161,15 @@ def plot_accuracy_vs_steps(
         colour = METHOD_COLOURS.get(method)
         ax.plot(stats.index, stats["mean"], "-o", ms=3, color=colour, label=method)
         ax.fill_between(
-            stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
-            color=colour, alpha=0.15,
+            stats.index,
+            stats["mean"] - stats["std"],
+            stats["mean"] + stats["std"],
+            color=colour,
+            alpha=0.15,
         )
-    ax.axvline(train_steps, color="black", ls="--", lw=1)
-    ax.text(train_steps, 0.37, f" trained: {train_method}, K={train_steps}", fontsize=8)
+    ax.axvline(
+        train_steps, color="black", ls="--", lw=1, label=f"training: {train_method} K={train_steps}"
+    )
     _log2_steps_axis(ax, "number of test steps")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0.35, 1.02)

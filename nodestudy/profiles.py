@@ -8,7 +8,7 @@ profile name and optional overrides, so ``papermill -p iterations 5000`` works.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DataConfig, TrainConfig
@@ -32,14 +32,14 @@ class SphereStudy:
     #: Test step counts are the training K times these factors (Figure 4).
     test_factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
     #: The "converged" solver the collapse is measured against.
-    reference: SolverSpec = SolverSpec("rk4", 512)
+    reference: SolverSpec = field(default_factory=lambda: SolverSpec("rk4", 512))
     #: Largest acceptable mean accuracy drop to the reference (critical step estimate).
     tolerance: float = 0.03
     #: Figures 1 and 2: the fine and the coarse euler model, and the test step counts.
     fine_steps: int = 256
     coarse_steps: int = 2
     eval_steps: tuple[int, ...] = powers_of_two(4096)
-    data: DataConfig = DataConfig()
+    data: DataConfig = field(default_factory=DataConfig)
 
     def config(self, method: str, steps: int, seed: int) -> TrainConfig:
         return TrainConfig(
@@ -61,7 +61,9 @@ class SphereStudy:
     def step_count_solvers(self, config: TrainConfig) -> list[SolverSpec]:
         """Figure 1(c)(d): euler, midpoint and rk4 at every count of ``eval_steps``."""
         return [
-            SolverSpec(method, k) for method in ("euler", "midpoint", "rk4") for k in self.eval_steps
+            SolverSpec(method, k)
+            for method in ("euler", "midpoint", "rk4")
+            for k in self.eval_steps
         ]
 
     def sweep_configs(self) -> list[TrainConfig]:

@@ -87,8 +87,7 @@ class SolverSpec:
         elif self.method in ADAPTIVE_METHODS:
             if self.tol is None or not self.tol > 0:
                 raise NodestudyError(
-                    f"adaptive solver {self.method!r} needs a tolerance tol > 0 "
-                    f"(got {self.tol!r})"
+                    f"adaptive solver {self.method!r} needs a tolerance tol > 0 (got {self.tol!r})"
                 )
             if self.steps is not None:
                 raise NodestudyError(

@@ -40,7 +40,9 @@ class EpochBatches:
     def next(self) -> torch.Tensor:
         """Indices of shape (members, batch); the last batch of an epoch may be short."""
         if self._position >= self.n:
-            self._order = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators])
+            self._order = torch.stack(
+                [torch.randperm(self.n, generator=g) for g in self.generators]
+            )
             self._position = 0
         batch = self._order[:, self._position : self._position + self.batch_size]
         self._position += self.batch_size
@@ -79,7 +81,9 @@ def train_ensemble(
         seeds, data.state_shape, config.model.hidden_channels, data.n_classes
     ).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    batches = EpochBatches(len(y_train), config.batch_size, [member_generators(s)[1] for s in seeds])
+    batches = EpochBatches(
+        len(y_train), config.batch_size, [member_generators(s)[1] for s in seeds]
+    )
 
     iterations = config.iterations
     losses = torch.zeros(iterations, len(seeds), device=device)

@@ -1,0 +1,61 @@
+"""Every notebook runs through papermill with the smoke profile, so none can rot."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+#: Files each notebook must write into figures_dir.
+EXPECTED_OUTPUTS = {
+    "sphere_collapse": [
+        "fig4a_sphere2_euler.png",
+        "fig4a_sphere2_euler.pdf",
+        "fig4b_sphere2_rk4.png",
+        "fig4_sphere2_collapse.png",
+        "fig4_sphere2_accuracy.csv",
+        "fig4_sphere2.json",
+    ],
+    "sphere_fine_vs_coarse": [
+        "fig1_sphere2_fine_vs_coarse.png",
+        "fig1_sphere2_fine_vs_coarse.pdf",
+        "fig2_sphere2_decision_regions.png",
+        "fig1_sphere2.json",
+    ],
+}
+
+
+def test_every_notebook_has_expectations():
+    assert {nb.stem for nb in NOTEBOOKS} == set(EXPECTED_OUTPUTS)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebooks_have_a_parameters_cell_and_no_outputs(notebook):
+    book = nbformat.read(notebook, as_version=4)
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert "profile" in tagged[0].source and "device" in tagged[0].source
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_with_tiny_parameters(notebook, tmp_path, cache_dir):
+    figures = tmp_path / "figures"
+    papermill.execute_notebook(
+        str(notebook),
+        str(tmp_path / notebook.name),
+        parameters={"profile": "smoke", "figures_dir": str(figures)},
+        kernel_name="python3",
+        cwd=str(notebook.parent),
+        progress_bar=False,
+    )
+    for name in EXPECTED_OUTPUTS[notebook.stem]:
+        assert (figures / name).stat().st_size > 0, name
+    for numbers in figures.glob("*.json"):
+        assert json.loads(numbers.read_text())["profile"] == "smoke"

@@ -1,0 +1,97 @@
+import json
+
+import pytest
+from test_training import config
+
+import nodestudy.sweep
+from nodestudy import NodestudyError, RunCache, SolverSpec, open_run
+from nodestudy.sweep import ensemble_groups, train_runs
+
+
+def test_a_cache_hit_returns_the_stored_run_without_training(cache_dir, monkeypatch):
+    (first,) = train_runs([config()], progress=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached run was trained again")
+
+    monkeypatch.setattr(nodestudy.sweep, "train_ensemble", no_training)
+    (second,) = train_runs([config()], progress=False)
+    assert second.directory == first.directory
+    assert second.metrics == first.metrics
+    assert first.directory.parent == cache_dir
+
+
+def test_the_key_covers_the_whole_config():
+    base = config()
+    variants = [
+        config(seed=1),
+        config(steps=3),
+        config(iterations=31),
+        config(learning_rate=2e-4),
+        config(method="rk4"),
+    ]
+    keys = {base.key(), *(v.key() for v in variants)}
+    assert len(keys) == 1 + len(variants)
+    assert config().key() == base.key()
+
+
+def test_an_interrupted_write_leaves_nothing_behind(cache_dir, monkeypatch):
+    import nodestudy.runs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nodestudy.runs.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_runs([config(iterations=5)], progress=False)
+    assert RunCache().get(config(iterations=5)) is None
+    assert list(cache_dir.iterdir()) == []
+
+
+def test_finished_runs_survive_a_later_failure(cache_dir, monkeypatch):
+    import nodestudy.runs
+
+    (kept,) = train_runs([config(iterations=5)], progress=False)
+    real_save = nodestudy.runs.torch.save
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nodestudy.runs.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_runs([config(iterations=5), config(iterations=6)], progress=False)
+    monkeypatch.setattr(nodestudy.runs.torch, "save", real_save)
+    assert open_run(kept.directory).metrics == kept.metrics
+    assert [run.config for run in RunCache().runs()] == [kept.config]
+
+
+def test_stored_run_reads_back(cache_dir):
+    (run,) = train_runs([config(iterations=7)], progress=False)
+    again = open_run(run.directory)
+    assert again.config == run.config
+    assert len(again.history()) == 7
+    assert json.loads((run.directory / "config.json").read_text())["solver"]["steps"] == 2
+
+
+def test_open_run_explains_what_is_wrong(tmp_path):
+    with pytest.raises(NodestudyError, match="does not exist"):
+        open_run(tmp_path / "nope")
+    with pytest.raises(NodestudyError, match="holds no finished run"):
+        open_run(tmp_path)
+
+
+def test_seeds_are_grouped_into_ensembles_but_adaptive_runs_are_not():
+    fixed = [config(seed=s) for s in range(3)] + [config(steps=4)]
+    adaptive = [config(seed=s).replace(solver=SolverSpec("dopri5", tol=1e-3)) for s in range(2)]
+    groups = ensemble_groups(fixed + adaptive)
+    assert sorted(len(g) for g in groups) == [1, 1, 1, 3]
+
+
+def test_parallel_workers_give_the_same_runs_as_one_process(tmp_path):
+    configs = [config(steps=k, iterations=10, seed=s) for k in (1, 2) for s in (0, 1)]
+    serial = train_runs(configs, cache=RunCache(tmp_path / "a"), progress=False)
+    parallel = train_runs(configs, cache=RunCache(tmp_path / "b"), n_jobs=2, progress=False)
+    for one, other in zip(serial, parallel):
+        assert one.config == other.config
+        assert one.metrics["test_accuracy"] == pytest.approx(other.metrics["test_accuracy"])
+        assert one.history()["loss"].tolist() == pytest.approx(other.history()["loss"].tolist())
