@@ -20,6 +20,7 @@ VENV      := .venv
 VPY       := $(VENV)/bin/python
 STAMP     := $(VENV)/.nodestudy-installed
 SOURCES   := $(wildcard nodestudy/*.py)
+LINTED    := $(wildcard nodestudy tests notebooks benchmarks)
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.ipynb)))
 EXECUTED  := $(NOTEBOOKS:%=build/$(PROFILE)/%.ipynb)
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
@@ -56,12 +57,12 @@ build/$(PROFILE)/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP)
 	    -p figures_dir $(CURDIR)/figures $< $@
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check nodestudy tests notebooks benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
 	$(VPY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nodestudy tests notebooks benchmarks
-	$(VENV)/bin/ruff format --check nodestudy tests benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 clean:
 	rm -rf build
