@@ -11,12 +11,21 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .config import DataConfig, ModelConfig, TrainConfig
+from .adapt import start_from_heuristic
+from .config import (
+    DEFAULT_TEST_METHOD,
+    Adaptation,
+    DataConfig,
+    ModelConfig,
+    StepAdaptation,
+    ToleranceAdaptation,
+    TrainConfig,
+)
 from .data import load_dataset
 from .errors import NodestudyError
 from .evaluate import accuracy
 from .runs import RunCache, open_run
-from .solvers import METHODS, SolverSpec
+from .solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from .sweep import train_runs
 
 
@@ -52,6 +61,26 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     train.add_argument("--cache", help="cache directory (default: $NODESTUDY_CACHE)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
+    adapt = train.add_argument_group(
+        "adaptation",
+        "--adapt adapts the step size (fixed-step solvers; without --steps the start comes "
+        "from the starting-step heuristic) or the tolerance (adaptive solvers; --tol is the "
+        "start, default 1e-6) during training. Defaults are the paper's constants.",
+    )
+    adapt.add_argument("--adapt", action="store_true", help="adapt the training solver")
+    adapt.add_argument(
+        "--test-solver",
+        help="solver of smaller error (default: euler->midpoint, "
+        "midpoint->rk4, fehlberg2->dopri5, dopri5->dopri5)",
+    )
+    adapt.add_argument("--check-every", type=int, default=50, help="iterations between checks")
+    adapt.add_argument("--threshold", type=float, default=0.1, help="accuracy disagreement")
+    adapt.add_argument("--shrink", type=float, default=0.5, help="factor on disagreement")
+    adapt.add_argument("--grow", type=float, default=1.1, help="factor tried on agreement")
+    adapt.add_argument(
+        "--error-ratio", type=float, default=50.0, help="test error this many times smaller"
+    )
+    adapt.add_argument("--max-steps", type=int, default=500, help="never more steps than this")
 
     evaluate = commands.add_parser("evaluate", help="score a trained run under a solver")
     evaluate.add_argument("run", help="a run directory, as printed by `nodestudy train`")
@@ -66,7 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> dict:
     data = DataConfig.from_name(args.data)
-    solver = _solver_spec(args.solver, args.steps, args.tol)
+    adaptation, solver = _adaptation(args)
     config = TrainConfig(
         data=data,
         solver=solver,
@@ -75,7 +104,11 @@ def _train(args: argparse.Namespace) -> dict:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         seed=args.seed,
+        adaptation=adaptation,
     )
+    if isinstance(adaptation, StepAdaptation) and args.steps is None:
+        config = start_from_heuristic(config)
+        solver = config.solver
     cache = RunCache(args.cache)
     cached = cache.get(config) is not None
     (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
@@ -94,12 +127,17 @@ def _train(args: argparse.Namespace) -> dict:
         "tol": solver.tol,
         "iterations": config.iterations,
         "seed": config.seed,
+        "adapted": adaptation is not None,
+        "final_steps": run.final_solver.steps,
+        "final_tol": run.final_solver.tol,
         **{
-            key: run.metrics[key]
+            key: run.metrics.get(key)
             for key in (
                 "train_accuracy",
                 "test_accuracy",
                 "nfe_forward",
+                "nfe_forward_training",
+                "nfe_check",
                 "nfe_backward",
                 "train_seconds",
             )
@@ -107,10 +145,37 @@ def _train(args: argparse.Namespace) -> dict:
     }
 
 
+def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec]:
+    """The adaptation rule (or None) and the starting solver the arguments describe."""
+    if not args.adapt:
+        return None, _solver_spec(args.solver, args.steps, args.tol)
+    if args.solver in FIXED_STEP_METHODS:
+        if args.tol is not None:
+            raise NodestudyError(f"solver {args.solver!r} is fixed-step: drop --tol")
+        rule = StepAdaptation(
+            test_method=args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "rk4"),
+            check_every=args.check_every,
+            threshold=args.threshold,
+            shrink=args.shrink,
+            grow=args.grow,
+            error_ratio=args.error_ratio,
+            max_steps=args.max_steps,
+        )
+        return rule, SolverSpec(args.solver, args.steps if args.steps is not None else 1)
+    rule = ToleranceAdaptation(
+        test_method=args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "dopri5"),
+        check_every=args.check_every,
+        threshold=args.threshold,
+        shrink=args.shrink,
+        grow=args.grow,
+    )
+    return rule, SolverSpec(args.solver, args.steps, args.tol if args.tol is not None else 1e-6)
+
+
 def _evaluate(args: argparse.Namespace) -> dict:
     run = open_run(args.run)
     if args.solver is None and args.steps is None and args.tol is None:
-        solver = run.config.solver
+        solver = run.final_solver
     else:
         solver = _solver_spec(args.solver or run.config.solver.method, args.steps, args.tol)
     x, y = load_dataset(run.config.data).split(args.split)

@@ -8,6 +8,7 @@ what makes the data set a probe of whether a trained model is still an ODE flow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -84,3 +85,23 @@ def load_dataset(config: DataConfig) -> Dataset:
         y_test=y_test,
         n_classes=2,
     )
+
+
+class EpochBatches:
+    """Per-member shuffled mini-batches: a new permutation per member each epoch."""
+
+    def __init__(self, n: int, batch_size: int, generators: Sequence[torch.Generator]) -> None:
+        self.n, self.batch_size, self.generators = n, min(batch_size, n), generators
+        self._order: torch.Tensor | None = None
+        self._position = n
+
+    def next(self) -> torch.Tensor:
+        """Indices of shape (members, batch); the last batch of an epoch may be short."""
+        if self._position >= self.n:
+            self._order = torch.stack(
+                [torch.randperm(self.n, generator=g) for g in self.generators]
+            )
+            self._position = 0
+        batch = self._order[:, self._position : self._position + self.batch_size]
+        self._position += self.batch_size
+        return batch

@@ -18,22 +18,32 @@ from .solvers import SolverSpec, solve
 
 
 @torch.no_grad()
-def accuracy(
+def accuracy_with_nfe(
     model: ODEClassifier, x: Tensor, y: Tensor, solver: SolverSpec, *, chunk_size: int = 4096
-) -> Tensor:
-    """Fraction of (x, y) each member classifies correctly: correct / len(y).
+) -> tuple[Tensor, int]:
+    """Fraction of (x, y) each member classifies correctly (correct / len(y)), and the
+    vector-field evaluations that took (summed over chunks of ``chunk_size``).
 
-    Returns a tensor of shape (members,). The data are shared by all members.
+    Returns a tensor of shape (members,) and an int. The data are shared by all members.
     """
     device = model.w1.device
     correct = torch.zeros(model.n_members, device=device)
+    nfe = 0
     for start in range(0, len(y), chunk_size):
         xb = x[start : start + chunk_size].to(device)
         yb = y[start : start + chunk_size].to(device)
         solution = solve(model.vector_field(), model.flatten_inputs(xb), solver)
         predictions = model.classify(solution.final).argmax(-1)
         correct += (predictions == yb).sum(dim=1)
-    return (correct / len(y)).cpu()
+        nfe += solution.nfe
+    return (correct / len(y)).cpu(), nfe
+
+
+def accuracy(
+    model: ODEClassifier, x: Tensor, y: Tensor, solver: SolverSpec, *, chunk_size: int = 4096
+) -> Tensor:
+    """Fraction of (x, y) each member classifies correctly: correct / len(y)."""
+    return accuracy_with_nfe(model, x, y, solver, chunk_size=chunk_size)[0]
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,13 @@ from .config import TrainConfig
 from .data import load_dataset
 from .errors import NodestudyError
 from .models import ODEClassifier
+from .solvers import SolverSpec
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
+SNAPSHOTS_FILE = "snapshots.pt"
 
 
 def default_cache_root() -> Path:
@@ -62,6 +64,23 @@ class Run:
     def model(self, device: str | torch.device = "cpu") -> ODEClassifier:
         return load_ensemble([self], device=device)
 
+    @property
+    def final_solver(self) -> SolverSpec:
+        """The solver the run ended with: its training solver, or where adaptation led."""
+        if self.config.adaptation is None:
+            return self.config.solver
+        method = self.config.solver.method
+        if self.config.solver.is_fixed_step:
+            return SolverSpec(method, self.metrics["final_steps"])
+        return SolverSpec(method, tol=self.metrics["final_tol"])
+
+    def snapshots(self) -> dict[int, dict[str, torch.Tensor]]:
+        """Weights at evenly spaced iterations during training (empty if not stored)."""
+        path = self.directory / SNAPSHOTS_FILE
+        if not path.is_file():
+            return {}
+        return torch.load(path, map_location="cpu", weights_only=True)
+
 
 @dataclass(frozen=True)
 class TrainedMember:
@@ -71,6 +90,7 @@ class TrainedMember:
     weights: dict[str, torch.Tensor]
     history: pd.DataFrame
     metrics: dict[str, Any]
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def open_run(directory: str | Path) -> Run:
@@ -119,6 +139,7 @@ class RunCache:
         try:
             (staging / CONFIG_FILE).write_text(json.dumps(member.config.to_dict(), indent=2))
             torch.save(member.weights, staging / WEIGHTS_FILE)
+            torch.save(member.snapshots, staging / SNAPSHOTS_FILE)
             member.history.to_csv(staging / HISTORY_FILE, index=False)
             (staging / METRICS_FILE).write_text(json.dumps(member.metrics, indent=2))
             try:
@@ -141,15 +162,20 @@ class RunCache:
         ]
 
 
-def load_ensemble(runs: Sequence[Run], device: str | torch.device = "cpu") -> ODEClassifier:
-    """Stack runs of one architecture and data set into one ensemble model."""
+def load_ensemble(
+    runs: Sequence[Run],
+    device: str | torch.device = "cpu",
+    weights: Sequence[dict[str, torch.Tensor]] | None = None,
+) -> ODEClassifier:
+    """Stack runs of one architecture and data set into one ensemble model, with their
+    final weights or the given ones (e.g. snapshots from during training)."""
     first = runs[0].config
     for run in runs[1:]:
         if run.config.data != first.data or run.config.model != first.model:
             raise NodestudyError("runs stacked into one ensemble need the same data and model")
     data = load_dataset(first.data)
     model = ODEClassifier.from_member_states(
-        [run.weights() for run in runs],
+        weights if weights is not None else [run.weights() for run in runs],
         data.state_shape,
         first.model.hidden_channels,
         data.n_classes,

@@ -13,14 +13,14 @@ from tqdm.auto import tqdm
 
 from .config import TrainConfig
 from .runs import Run, RunCache
-from .train import train_ensemble
+from .train import train_ensemble, trains_as_ensemble
 
 
 def ensemble_groups(configs: Sequence[TrainConfig], max_size: int = 16) -> list[list[TrainConfig]]:
-    """Group configs that differ only in seed; adaptive solvers stay alone."""
+    """Group configs that differ only in seed; adaptive or adapted runs stay alone."""
     groups: dict[object, list[TrainConfig]] = {}
     for config in dict.fromkeys(configs):
-        key = config.without_seed() if config.solver.is_fixed_step else config
+        key = config.without_seed() if trains_as_ensemble(config) else config
         groups.setdefault(key, []).append(config)
     return [
         group[start : start + max_size]
@@ -32,7 +32,7 @@ def ensemble_groups(configs: Sequence[TrainConfig], max_size: int = 16) -> list[
 def estimated_cost(group: Sequence[TrainConfig]) -> float:
     """Relative cost of training a group, for scheduling the longest first."""
     config = group[0]
-    per_solve = config.solver.nfe if config.solver.is_fixed_step else 100
+    per_solve = config.solver.nfe if trains_as_ensemble(config) else 100
     return config.iterations * per_solve * (1 + 0.1 * len(group))
 
 

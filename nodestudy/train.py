@@ -3,6 +3,8 @@
 :func:`train_ensemble` trains several seeds of one configuration at once (see
 ``models.py`` for why this gives each seed exactly its solo result). The seed fixes
 the initial weights and the batch order; the data set is fixed by its own config.
+A config with an ``adaptation`` rule trains alone; its controller (``adapt.py``)
+chooses the solver of every iteration.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .adapt import controller_for
 from .config import TrainConfig
-from .data import load_dataset
+from .data import EpochBatches, load_dataset
 from .errors import NodestudyError
 from .evaluate import accuracy
 from .models import ODEClassifier, member_generators
@@ -27,26 +30,8 @@ from .solvers import solve
 #: How often (in iterations) the loss is checked for NaN; checking every iteration
 #: would force a host sync on accelerators.
 DIVERGENCE_CHECK_EVERY = 50
-
-
-class EpochBatches:
-    """Per-member shuffled mini-batches: a new permutation per member each epoch."""
-
-    def __init__(self, n: int, batch_size: int, generators: Sequence[torch.Generator]) -> None:
-        self.n, self.batch_size, self.generators = n, min(batch_size, n), generators
-        self._order: torch.Tensor | None = None
-        self._position = n
-
-    def next(self) -> torch.Tensor:
-        """Indices of shape (members, batch); the last batch of an epoch may be short."""
-        if self._position >= self.n:
-            self._order = torch.stack(
-                [torch.randperm(self.n, generator=g) for g in self.generators]
-            )
-            self._position = 0
-        batch = self._order[:, self._position : self._position + self.batch_size]
-        self._position += self.batch_size
-        return batch
+#: Weights are kept at this many evenly spaced iterations (for plots over training).
+SNAPSHOTS = 20
 
 
 def check_ensemble(configs: Sequence[TrainConfig]) -> None:
@@ -58,11 +43,21 @@ def check_ensemble(configs: Sequence[TrainConfig]) -> None:
         raise NodestudyError("configs trained as one ensemble may differ only in their seed")
     if len({config.seed for config in configs}) != len(configs):
         raise NodestudyError("configs trained as one ensemble need distinct seeds")
-    if len(configs) > 1 and not reference.solver.is_fixed_step:
+    if len(configs) > 1 and not trains_as_ensemble(reference):
         raise NodestudyError(
-            "adaptive solvers choose one step size for the whole batch, so their seeds "
-            "must be trained one at a time"
+            "adaptive solvers and adapted step sizes choose one solver per run, so their "
+            "seeds must be trained one at a time"
         )
+
+
+def trains_as_ensemble(config: TrainConfig) -> bool:
+    """Whether seeds of this config can share one batched solve."""
+    return config.solver.is_fixed_step and config.adaptation is None
+
+
+def snapshot_iterations(iterations: int, count: int = SNAPSHOTS) -> list[int]:
+    """Evenly spaced iterations (1-based) at which weights are kept; the last included."""
+    return sorted({round(i * iterations / count) for i in range(1, count + 1)} - {0})
 
 
 def train_ensemble(
@@ -84,19 +79,26 @@ def train_ensemble(
     batches = EpochBatches(
         len(y_train), config.batch_size, [member_generators(s)[1] for s in seeds]
     )
+    controller = controller_for(config.adaptation, config.solver) if config.adaptation else None
+    check_every = config.adaptation.check_every if config.adaptation else 0
 
     iterations = config.iterations
     losses = torch.zeros(iterations, len(seeds), device=device)
     batch_accuracy = torch.zeros(iterations, len(seeds), device=device)
-    nfe_forward = np.zeros(iterations, dtype=np.int64)
-    diverged_at = [None] * len(seeds)
+    log = _IterationLog(iterations)
+    snapshot_at = set(snapshot_iterations(iterations))
+    snapshots: dict[int, list[dict[str, torch.Tensor]]] = {}
+    diverged_at: list[int | None] = [None] * len(seeds)
 
     label = f"{config.data.short_name} {config.solver.label()} seeds={seeds}"
+    if controller is not None:
+        label += " adapted"
     started = time.perf_counter()
     for iteration in tqdm(range(iterations), desc=label, disable=not progress, mininterval=2):
+        solver = controller.solver if controller is not None else config.solver
         index = batches.next().to(device)
         x, y = x_train[index], y_train[index]
-        solution = solve(model.vector_field(), model.flatten_inputs(x), config.solver)
+        solution = solve(model.vector_field(), model.flatten_inputs(x), solver)
         logits = model.classify(solution.final)
         member_loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
         optimiser.zero_grad(set_to_none=True)
@@ -105,34 +107,34 @@ def train_ensemble(
 
         losses[iteration] = member_loss.detach()
         batch_accuracy[iteration] = (logits.detach().argmax(-1) == y).float().mean(dim=1)
-        nfe_forward[iteration] = solution.nfe
+        log.record_solve(iteration, solver, solution.nfe)
+        if controller is not None:
+            controller.observe(solution.nfe)
+            if (iteration + 1) % check_every == 0:
+                log.record_check(iteration, controller.check(model, x[0], y[0]))
+            log.tracked[iteration] = controller.tracked_value
+        if iteration + 1 in snapshot_at:
+            snapshots[iteration + 1] = [model.member_state(m) for m in range(len(seeds))]
         if (iteration + 1) % DIVERGENCE_CHECK_EVERY == 0 or iteration + 1 == iterations:
             _note_divergence(losses, iteration, diverged_at)
     seconds = time.perf_counter() - started
 
+    final_solver = controller.solver if controller is not None else config.solver
+    train_scores = accuracy(model, data.x_train, data.y_train, final_solver)
+    test_scores = accuracy(model, data.x_test, data.y_test, final_solver)
     losses_np, batch_accuracy_np = losses.cpu().numpy(), batch_accuracy.cpu().numpy()
-    train_scores = accuracy(model, data.x_train, data.y_train, config.solver)
-    test_scores = accuracy(model, data.x_test, data.y_test, config.solver)
     members = []
     for member, member_config in enumerate(configs):
-        history = pd.DataFrame(
-            {
-                "iteration": np.arange(1, iterations + 1),
-                "loss": losses_np[:, member],
-                "batch_accuracy": batch_accuracy_np[:, member],
-                "steps": config.solver.steps if config.solver.is_fixed_step else np.nan,
-                "nfe_forward": nfe_forward,
-                # Backpropagation differentiates every forward evaluation once.
-                "nfe_backward": nfe_forward,
-            }
-        )
         diverged = diverged_at[member] is not None
+        history = log.frame(losses_np[:, member], batch_accuracy_np[:, member])
         metrics = {
             "train_accuracy": float("nan") if diverged else float(train_scores[member]),
             "test_accuracy": float("nan") if diverged else float(test_scores[member]),
             "final_loss": float(losses_np[-1, member]) if iterations else float("nan"),
-            "nfe_forward": float(nfe_forward.mean()) if iterations else 0.0,
-            "nfe_backward": float(nfe_forward.mean()) if iterations else 0.0,
+            **log.nfe_summary(),
+            "final_steps": final_solver.steps,
+            "final_step_size": final_solver.step_size if final_solver.is_fixed_step else None,
+            "final_tol": final_solver.tol,
             "diverged": diverged,
             "diverged_at_iteration": diverged_at[member],
             "train_seconds": seconds / len(seeds),
@@ -146,9 +148,67 @@ def train_ensemble(
                 weights=model.member_state(member),
                 history=history,
                 metrics=metrics,
+                snapshots={it: states[member] for it, states in snapshots.items()},
             )
         )
     return members
+
+
+class _IterationLog:
+    """Per-iteration solver facts, kept in preallocated arrays (no I/O in the loop)."""
+
+    def __init__(self, iterations: int) -> None:
+        self.steps = np.full(iterations, np.nan)
+        self.tracked = np.full(iterations, np.nan)
+        self.nfe_forward = np.zeros(iterations, dtype=np.int64)
+        self.nfe_check = np.zeros(iterations, dtype=np.int64)
+        self.check_train_accuracy = np.full(iterations, np.nan)
+        self.check_test_accuracy = np.full(iterations, np.nan)
+        self.check_decision = np.full(iterations, "", dtype=object)
+
+    def record_solve(self, iteration: int, solver, nfe: int) -> None:
+        self.nfe_forward[iteration] = nfe
+        if solver.is_fixed_step:
+            self.steps[iteration] = solver.steps
+
+    def record_check(self, iteration: int, check) -> None:
+        self.nfe_check[iteration] = check.nfe
+        self.check_train_accuracy[iteration] = check.train_accuracy
+        self.check_test_accuracy[iteration] = check.test_accuracy
+        self.check_decision[iteration] = check.decision
+
+    def frame(self, loss: np.ndarray, batch_accuracy: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "iteration": np.arange(1, len(loss) + 1),
+                "loss": loss,
+                "batch_accuracy": batch_accuracy,
+                "steps": self.steps,
+                # the controller's real-valued step size (or tolerance) after the iteration
+                "adapted_value": self.tracked,
+                "nfe_forward": self.nfe_forward,
+                # backpropagation differentiates every forward evaluation once
+                "nfe_backward": self.nfe_forward,
+                "nfe_check": self.nfe_check,
+                "check_train_accuracy": self.check_train_accuracy,
+                "check_test_accuracy": self.check_test_accuracy,
+                "check_decision": self.check_decision,
+            }
+        )
+
+    def nfe_summary(self) -> dict[str, float]:
+        """Means per iteration. ``nfe_forward`` is every forward evaluation, the
+        adaptation's own checks included; its parts are ``nfe_forward_training``
+        (the training solves) and ``nfe_check``."""
+        iterations = max(1, len(self.nfe_forward))
+        training = float(self.nfe_forward.sum()) / iterations
+        check = float(self.nfe_check.sum()) / iterations
+        return {
+            "nfe_forward": training + check,
+            "nfe_forward_training": training,
+            "nfe_check": check,
+            "nfe_backward": training,
+        }
 
 
 def _note_divergence(losses: torch.Tensor, iteration: int, diverged_at: list) -> None:

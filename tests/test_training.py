@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from nodestudy import DataConfig, RunCache, SolverSpec, TrainConfig, accuracy, load_dataset
+from nodestudy.data import EpochBatches
 from nodestudy.sweep import train_runs
-from nodestudy.train import EpochBatches, train_ensemble
+from nodestudy.train import train_ensemble
 
 SMALL_DATA = DataConfig(n_train=256, n_test=128)
 
