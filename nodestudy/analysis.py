@@ -82,3 +82,60 @@ def drop_summary(drops: pd.DataFrame) -> pd.DataFrame:
     summary.columns = [f"{column}_{stat}" for column, stat in summary.columns]
     summary["seeds"] = drops.groupby(["data", "train_method", "train_steps"]).size()
     return summary.reset_index()
+
+
+def _mean_std(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}"
+
+
+def grid_vs_adaptation(
+    grid_runs: pd.DataFrame,
+    grid_drops: pd.DataFrame,
+    critical_k: float,
+    adapted_runs: pd.DataFrame,
+    adapted_reference: pd.DataFrame,
+) -> pd.DataFrame:
+    """Table 1: the grid search's critical K and its two neighbours against the
+    step-size adaptation.
+
+    ``grid_runs`` / ``adapted_runs`` are :func:`nodestudy.evaluate.runs_frame` tables,
+    ``grid_drops`` a :func:`reference_drop` of the grid, ``adapted_reference`` an
+    accuracy table of the adapted runs under the reference solver. NFE are forward
+    evaluations per training iteration, the adaptation's checks included. Training
+    time is seconds per seed; the grid search's total is every K of the grid, the
+    price of finding the critical K.
+    """
+    grid_total = grid_runs.groupby("seed")["train_seconds"].sum()
+    rows = []
+    ks = sorted(grid_drops.train_steps.unique())
+    if not np.isnan(critical_k):
+        position = ks.index(critical_k)
+        for k in ks[max(0, position - 1) : position + 2]:
+            drops = grid_drops[grid_drops.train_steps == k]
+            runs = grid_runs[grid_runs.train_steps == k]
+            rows.append(
+                {
+                    "method": f"grid search, K={k}" + (" (critical)" if k == critical_k else ""),
+                    "nfe_per_iteration": float(runs.nfe_forward.mean()),
+                    "steps": f"{k}",
+                    "accuracy_training_solver": _mean_std(drops.train_solver_accuracy),
+                    "accuracy_reference": _mean_std(drops.reference_accuracy),
+                    "train_seconds_per_seed": float(runs.train_seconds.mean()),
+                    "grid_total_seconds_per_seed": float(grid_total.mean()),
+                    "seeds": len(drops),
+                }
+            )
+    merged = adapted_runs.merge(adapted_reference[["run", "accuracy"]], on="run")
+    rows.append(
+        {
+            "method": "step adaptation",
+            "nfe_per_iteration": float(merged.nfe_forward.mean()),
+            "steps": "final " + ", ".join(str(k) for k in merged.final_steps),
+            "accuracy_training_solver": _mean_std(merged.test_accuracy),
+            "accuracy_reference": _mean_std(merged.accuracy),
+            "train_seconds_per_seed": float(merged.train_seconds.mean()),
+            "grid_total_seconds_per_seed": np.nan,
+            "seeds": len(merged),
+        }
+    )
+    return pd.DataFrame(rows)

@@ -149,26 +149,22 @@ def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec
     """The adaptation rule (or None) and the starting solver the arguments describe."""
     if not args.adapt:
         return None, _solver_spec(args.solver, args.steps, args.tol)
+    common = {
+        "check_every": args.check_every,
+        "threshold": args.threshold,
+        "shrink": args.shrink,
+        "grow": args.grow,
+    }
     if args.solver in FIXED_STEP_METHODS:
         if args.tol is not None:
             raise NodestudyError(f"solver {args.solver!r} is fixed-step: drop --tol")
+        test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "rk4")
         rule = StepAdaptation(
-            test_method=args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "rk4"),
-            check_every=args.check_every,
-            threshold=args.threshold,
-            shrink=args.shrink,
-            grow=args.grow,
-            error_ratio=args.error_ratio,
-            max_steps=args.max_steps,
+            test_method, error_ratio=args.error_ratio, max_steps=args.max_steps, **common
         )
         return rule, SolverSpec(args.solver, args.steps if args.steps is not None else 1)
-    rule = ToleranceAdaptation(
-        test_method=args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "dopri5"),
-        check_every=args.check_every,
-        threshold=args.threshold,
-        shrink=args.shrink,
-        grow=args.grow,
-    )
+    test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "dopri5")
+    rule = ToleranceAdaptation(test_method, **common)
     return rule, SolverSpec(args.solver, args.steps, args.tol if args.tol is not None else 1e-6)
 
 

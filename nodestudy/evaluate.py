@@ -88,6 +88,36 @@ def count_crossings(paths: np.ndarray) -> int:
     return int(np.count_nonzero(left < right))
 
 
+def snapshot_accuracy_table(
+    runs: Sequence[Run],
+    test_solvers: Callable[[Run, int], Sequence[SolverSpec]],
+    *,
+    split: str = "test",
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """Tidy table of the weights kept during training: one row per run, snapshot
+    iteration and test solver (``test_solvers(run, iteration)`` names them)."""
+    rows = []
+    for run in runs:
+        if run.diverged:
+            continue
+        x, y = load_dataset(run.config.data).split(split)
+        for iteration, weights in sorted(run.snapshots().items()):
+            model = load_ensemble([run], device=device, weights=[weights])
+            for spec in test_solvers(run, iteration):
+                rows.append(
+                    {
+                        **run_labels(run),
+                        "iteration": iteration,
+                        "test_method": spec.method,
+                        "test_steps": spec.steps,
+                        "test_tol": spec.tol,
+                        "accuracy": accuracy(model, x, y, spec).item(),
+                    }
+                )
+    return pd.DataFrame.from_records(rows)
+
+
 def run_labels(run: Run) -> dict:
     """The columns that identify a run in a results table."""
     config = run.config
@@ -99,7 +129,24 @@ def run_labels(run: Run) -> dict:
         "train_tol": config.solver.tol,
         "iterations": config.iterations,
         "seed": config.seed,
+        "adapted": config.adaptation is not None,
     }
+
+
+def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per run: its labels, final solver and stored metrics."""
+    rows = []
+    for run in runs:
+        final = run.final_solver
+        rows.append(
+            {
+                **run_labels(run),
+                "final_steps": final.steps,
+                "final_tol": final.tol,
+                **{k: v for k, v in run.metrics.items() if k not in ("final_steps", "final_tol")},
+            }
+        )
+    return pd.DataFrame.from_records(rows)
 
 
 def accuracy_table(

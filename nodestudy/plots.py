@@ -14,6 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from .solvers import SolverSpec
+
 CLASS_COLOURS = ("#1f77b4", "#d62728")  # class 0 blue, class 1 red
 METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
 
@@ -26,6 +28,22 @@ def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
     return paths
+
+
+def _mean_std_line(
+    ax: Axes, values: pd.core.groupby.SeriesGroupBy, colour, label: str, ms: float = 3
+) -> pd.Series:
+    """Mean over seeds as a line with markers and a ±1 std band; returns the means."""
+    stats = values.agg(["mean", "std"]).fillna(0.0)
+    ax.plot(stats.index, stats["mean"], "-o", ms=ms, color=colour, label=label)
+    ax.fill_between(
+        stats.index,
+        stats["mean"] - stats["std"],
+        stats["mean"] + stats["std"],
+        color=colour,
+        alpha=0.18,
+    )
+    return stats["mean"]
 
 
 def _log2_steps_axis(ax: Axes, label: str) -> None:
@@ -50,9 +68,7 @@ def plot_test_solver_sweep(
         subset = trained[trained.test_method == test_method]
         for k in ks:
             curve = subset[subset.train_steps == k].groupby("test_steps")["accuracy"]
-            mean, std = curve.mean(), curve.std().fillna(0.0)
-            ax.plot(mean.index, mean.values, "-o", ms=3, color=palette[k], label=f"K={k}")
-            ax.fill_between(mean.index, mean - std, mean + std, color=palette[k], alpha=0.2)
+            mean = _mean_std_line(ax, curve, palette[k], f"K={k}")
             if test_method == train_method and k in mean.index:
                 ax.plot(k, mean[k], "o", ms=9, mfc="none", mec="black", mew=1.2)
         _log2_steps_axis(ax, f"test steps ({test_method})")
@@ -91,15 +107,7 @@ def plot_collapse_summary(
                 "#d62728",
             ),
         ):
-            stats = subset.groupby("train_steps")[column].agg(["mean", "std"]).fillna(0.0)
-            ax.plot(stats.index, stats["mean"], "-o", ms=4, color=colour, label=label)
-            ax.fill_between(
-                stats.index,
-                stats["mean"] - stats["std"],
-                stats["mean"] + stats["std"],
-                color=colour,
-                alpha=0.15,
-            )
+            _mean_std_line(ax, subset.groupby("train_steps")[column], colour, label, ms=4)
         row = critical[critical.train_method == method]
         if len(row) and not np.isnan(row.critical_steps.iloc[0]):
             k = row.critical_steps.iloc[0]
@@ -157,16 +165,8 @@ def plot_accuracy_vs_steps(
 ) -> None:
     """Test accuracy against the number of test steps, one line per test method."""
     for method, group in table.groupby("test_method"):
-        stats = group.groupby("test_steps")["accuracy"].agg(["mean", "std"]).fillna(0.0)
         colour = METHOD_COLOURS.get(method)
-        ax.plot(stats.index, stats["mean"], "-o", ms=3, color=colour, label=method)
-        ax.fill_between(
-            stats.index,
-            stats["mean"] - stats["std"],
-            stats["mean"] + stats["std"],
-            color=colour,
-            alpha=0.15,
-        )
+        _mean_std_line(ax, group.groupby("test_steps")["accuracy"], colour, method)
     ax.axvline(
         train_steps, color="black", ls="--", lw=1, label=f"training: {train_method} K={train_steps}"
     )
@@ -198,3 +198,87 @@ def plot_decision_regions(
     ax.set_xlabel("$z_1(1)$")
     ax.set_ylabel("$z_2(1)$")
     ax.legend(fontsize=7, markerscale=2, loc="upper right")
+
+
+def plot_adaptation(
+    histories: dict[int, pd.DataFrame],
+    snapshots: pd.DataFrame,
+    reference: SolverSpec,
+    critical_steps: float | None = None,
+) -> Figure:
+    """Figure 5: (a) test accuracy during training with the solver in use, and with
+    the converged reference (crosses); (b) the step count K chosen during training;
+    (c) the same snapshots under midpoint and rk4 on the run's current grid.
+
+    ``histories`` maps seed to run history; ``snapshots`` is a
+    :func:`nodestudy.evaluate.snapshot_accuracy_table` whose rows name the training
+    method or a test method.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    colours = dict(zip(histories, sns.color_palette("tab10", len(histories))))
+    is_reference = (snapshots.test_method == reference.method) & (
+        snapshots.test_steps == reference.steps
+    )
+    for seed, history in histories.items():
+        colour = colours[seed]
+        own = snapshots[
+            (snapshots.seed == seed) & (snapshots.test_method == snapshots.train_method)
+        ]
+        converged = snapshots[(snapshots.seed == seed) & is_reference]
+        axes[0].plot(own.iteration, own.accuracy, "-o", ms=3, color=colour, label=f"seed {seed}")
+        axes[0].plot(converged.iteration, converged.accuracy, "x", ms=7, color=colour)
+        axes[1].plot(history.iteration, history.steps, color=colour, lw=1, label=f"seed {seed}")
+        axes[2].plot(own.iteration, own.accuracy, "-", color=colour, lw=1)
+        for method, marker in (("midpoint", "s"), ("rk4", "^")):
+            same_grid = snapshots[
+                (snapshots.seed == seed) & (snapshots.test_method == method) & ~is_reference
+            ]
+            axes[2].plot(
+                same_grid.iteration, same_grid.accuracy, marker, ms=4, mfc="none", color=colour
+            )
+    axes[0].plot([], [], "x", color="grey", label=f"reference ({reference.label()})")
+    axes[0].set_title("(a) test accuracy, adapted solver (lines)")
+    axes[0].set_ylabel("test accuracy")
+    axes[1].set_title("(b) number of steps K chosen during training")
+    axes[1].set_ylabel("K (h = 1/K)")
+    axes[1].set_yscale("log", base=2)
+    axes[1].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    if critical_steps is not None and not np.isnan(critical_steps):
+        axes[1].axhline(
+            critical_steps,
+            color="grey",
+            ls="--",
+            lw=1,
+            label=f"critical K of the grid search ({critical_steps:g})",
+        )
+    axes[2].plot([], [], "s", mfc="none", color="grey", label="midpoint, same K")
+    axes[2].plot([], [], "^", mfc="none", color="grey", label="rk4, same K")
+    axes[2].set_title("(c) the same models under smaller-error solvers")
+    for ax in axes:
+        ax.set_xlabel("training iteration")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in (axes[0], axes[2]):
+        ax.set_ylim(0.35, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tolerance_adaptation(histories: dict[int, pd.DataFrame]) -> Figure:
+    """The tolerance chosen during training and the NFE of each training solve."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for seed, history in histories.items():
+        axes[0].plot(history.iteration, history.adapted_value, lw=1, label=f"seed {seed}")
+        smooth = history.nfe_forward.rolling(25, min_periods=1).mean()
+        axes[1].plot(history.iteration, smooth, lw=1, label=f"seed {seed}")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("tolerance (rtol = atol)")
+    axes[0].set_title("(a) tolerance during training")
+    axes[1].set_ylabel("NFE per training solve (25-iteration mean)")
+    axes[1].set_title("(b) cost of the training solve")
+    for ax in axes:
+        ax.set_xlabel("training iteration")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

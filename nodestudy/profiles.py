@@ -11,9 +11,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import DataConfig, TrainConfig
+from .adapt import start_from_heuristic
+from .config import (
+    DEFAULT_TEST_METHOD,
+    DataConfig,
+    StepAdaptation,
+    ToleranceAdaptation,
+    TrainConfig,
+)
 from .errors import NodestudyError
 from .evaluate import test_solver_grid
+from .runs import Run
 from .solvers import SolverSpec
 
 
@@ -40,6 +48,13 @@ class SphereStudy:
     coarse_steps: int = 2
     eval_steps: tuple[int, ...] = powers_of_two(4096)
     data: DataConfig = field(default_factory=DataConfig)
+    #: Step adaptation (Figure 5, Table 1): its rule; the start comes from the heuristic.
+    adaptation: StepAdaptation = field(default_factory=StepAdaptation)
+    #: Tolerance adaptation: training method, start, seeds and iterations.
+    tolerance_method: str = "fehlberg2"
+    tolerance_start: float = 1e-6
+    tolerance_seeds: tuple[int, ...] = (0, 1)
+    tolerance_iterations: int = 1500
 
     def config(self, method: str, steps: int, seed: int) -> TrainConfig:
         return TrainConfig(
@@ -66,6 +81,39 @@ class SphereStudy:
             for k in self.eval_steps
         ]
 
+    def adapted_configs(self) -> list[TrainConfig]:
+        """Euler training with the step-size adaptation, one per seed."""
+        return [
+            start_from_heuristic(self.config("euler", 1, seed).replace(adaptation=self.adaptation))
+            for seed in self.seeds
+        ]
+
+    def tolerance_configs(self) -> list[TrainConfig]:
+        """Adaptive-solver training with the tolerance adaptation, one per seed."""
+        return [
+            TrainConfig(
+                data=self.data,
+                solver=SolverSpec(self.tolerance_method, tol=self.tolerance_start),
+                iterations=self.tolerance_iterations,
+                seed=seed,
+                adaptation=ToleranceAdaptation(
+                    test_method=DEFAULT_TEST_METHOD[self.tolerance_method]
+                ),
+            )
+            for seed in self.tolerance_seeds
+        ]
+
+    def snapshot_solvers(self, run: Run, iteration: int) -> list[SolverSpec]:
+        """Figure 5: the solver in use at that iteration; midpoint and rk4 on the same
+        grid (smaller errors) for fixed-step runs; and the converged reference."""
+        used = run.solver_at(iteration)
+        same_grid = (
+            [SolverSpec(m, used.steps) for m in ("midpoint", "rk4") if m != used.method]
+            if used.is_fixed_step
+            else []
+        )
+        return list(dict.fromkeys([used, *same_grid, self.reference]))
+
     def sweep_configs(self) -> list[TrainConfig]:
         """Every run of Figure 4: euler and rk4 over their K grids, every seed."""
         grid = [("euler", k) for k in self.euler_steps] + [("rk4", k) for k in self.rk4_steps]
@@ -76,6 +124,9 @@ SPHERE_PROFILES: dict[str, SphereStudy] = {
     "smoke": SphereStudy(
         seeds=(0,),
         iterations=20,
+        adaptation=StepAdaptation(check_every=5),
+        tolerance_seeds=(0,),
+        tolerance_iterations=10,
         euler_steps=(1, 2, 4),
         rk4_steps=(1, 2),
         reference=SolverSpec("rk4", 16),
@@ -93,6 +144,8 @@ SPHERE_PROFILES: dict[str, SphereStudy] = {
         iterations=10_000,
         euler_steps=powers_of_two(256),
         rk4_steps=powers_of_two(64),
+        tolerance_seeds=(0, 1, 2, 3, 4),
+        tolerance_iterations=10_000,
     ),
 }
 
@@ -104,7 +157,14 @@ def sphere_study(profile: str, **overrides: Any) -> SphereStudy:
             f"unknown profile {profile!r}; choose one of {', '.join(SPHERE_PROFILES)}"
         )
     changes = {name: value for name, value in overrides.items() if value is not None}
-    for name in ("seeds", "euler_steps", "rk4_steps", "test_factors", "eval_steps"):
+    for name in (
+        "seeds",
+        "euler_steps",
+        "rk4_steps",
+        "test_factors",
+        "eval_steps",
+        "tolerance_seeds",
+    ):
         if name in changes:
             changes[name] = tuple(changes[name])
     return dataclasses.replace(SPHERE_PROFILES[profile], **changes)

@@ -74,6 +74,16 @@ class Run:
             return SolverSpec(method, self.metrics["final_steps"])
         return SolverSpec(method, tol=self.metrics["final_tol"])
 
+    def solver_at(self, iteration: int) -> SolverSpec:
+        """The training solver used at an iteration (1-based)."""
+        if self.config.adaptation is None:
+            return self.config.solver
+        row = self.history().iloc[iteration - 1]
+        method = self.config.solver.method
+        if self.config.solver.is_fixed_step:
+            return SolverSpec(method, int(row["steps"]))
+        return SolverSpec(method, tol=float(row["adapted_value"]))
+
     def snapshots(self) -> dict[int, dict[str, torch.Tensor]]:
         """Weights at evenly spaced iterations during training (empty if not stored)."""
         path = self.directory / SNAPSHOTS_FILE

@@ -19,6 +19,14 @@ EXPECTED_OUTPUTS = {
         "fig4_sphere2_accuracy.csv",
         "fig4_sphere2.json",
     ],
+    "sphere_adaptation": [
+        "fig5_sphere2_adaptation.png",
+        "fig5_sphere2_adaptation.pdf",
+        "fig5_sphere2_tolerance.png",
+        "table1_sphere2.csv",
+        "fig5_sphere2_snapshots.csv",
+        "fig5_sphere2.json",
+    ],
     "sphere_fine_vs_coarse": [
         "fig1_sphere2_fine_vs_coarse.png",
         "fig1_sphere2_fine_vs_coarse.pdf",
