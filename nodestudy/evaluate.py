@@ -13,6 +13,7 @@ from torch import Tensor
 from .config import TrainConfig
 from .data import load_dataset
 from .models import ODEClassifier
+from .parallel import parallel_map
 from .runs import Run, load_ensemble
 from .solvers import SolverSpec, solve
 
@@ -94,28 +95,43 @@ def snapshot_accuracy_table(
     *,
     split: str = "test",
     device: str | torch.device = "cpu",
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Tidy table of the weights kept during training: one row per run, snapshot
     iteration and test solver (``test_solvers(run, iteration)`` names them)."""
+    tasks = [
+        (run, {it: list(test_solvers(run, it)) for it in run.snapshots()})
+        for run in runs
+        if not run.diverged
+    ]
+    rows = parallel_map(_snapshot_rows, tasks, n_jobs, split=split, device=device)
+    return pd.DataFrame.from_records([row for group in rows for row in group])
+
+
+def _snapshot_rows(
+    task: tuple[Run, dict[int, list[SolverSpec]]], *, split: str, device: str | torch.device
+) -> list[dict]:
+    run, solvers_by_iteration = task
+    x, y = load_dataset(run.config.data).split(split)
+    snapshots = run.snapshots()
     rows = []
-    for run in runs:
-        if run.diverged:
-            continue
-        x, y = load_dataset(run.config.data).split(split)
-        for iteration, weights in sorted(run.snapshots().items()):
-            model = load_ensemble([run], device=device, weights=[weights])
-            for spec in test_solvers(run, iteration):
-                rows.append(
-                    {
-                        **run_labels(run),
-                        "iteration": iteration,
-                        "test_method": spec.method,
-                        "test_steps": spec.steps,
-                        "test_tol": spec.tol,
-                        "accuracy": accuracy(model, x, y, spec).item(),
-                    }
-                )
-    return pd.DataFrame.from_records(rows)
+    for iteration, solvers in sorted(solvers_by_iteration.items()):
+        model = load_ensemble([run], device=device, weights=[snapshots[iteration]])
+        for spec in solvers:
+            score = accuracy(model, x, y, spec).item()
+            rows.append(
+                {
+                    **run_labels(run),
+                    "iteration": iteration,
+                    **_solver_columns(spec),
+                    "accuracy": score,
+                }
+            )
+    return rows
+
+
+def _solver_columns(spec: SolverSpec) -> dict:
+    return {"test_method": spec.method, "test_steps": spec.steps, "test_tol": spec.tol}
 
 
 def run_labels(run: Run) -> dict:
@@ -155,35 +171,39 @@ def accuracy_table(
     *,
     split: str = "test",
     device: str | torch.device = "cpu",
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Tidy table: one row per run and test solver, with the run's accuracy.
 
     ``test_solvers(config)`` names the test solvers for a run's config. Seeds of
-    one configuration are stacked and scored together. Diverged runs are left out
-    (the paper averages over the seeds whose training succeeded).
+    one configuration are stacked and scored together; configurations are spread
+    over ``n_jobs`` processes. Diverged runs are left out (the paper averages over
+    the seeds whose training succeeded).
     """
     groups: dict[TrainConfig, list[Run]] = {}
     for run in runs:
         if not run.diverged:
             groups.setdefault(run.config.without_seed(), []).append(run)
+    tasks = [(members, list(test_solvers(config))) for config, members in groups.items()]
+    rows = parallel_map(_group_rows, tasks, n_jobs, split=split, device=device)
+    return pd.DataFrame.from_records([row for group in rows for row in group])
+
+
+def _group_rows(
+    task: tuple[list[Run], list[SolverSpec]], *, split: str, device: str | torch.device
+) -> list[dict]:
+    members, solvers = task
+    x, y = load_dataset(members[0].config.data).split(split)
+    model = load_ensemble(members, device=device)
+    labels = [run_labels(run) for run in members]
     rows = []
-    for config, members in groups.items():
-        x, y = load_dataset(config.data).split(split)
-        model = load_ensemble(members, device=device)
-        labels = [run_labels(run) for run in members]
-        for spec in test_solvers(config):
-            scores = accuracy(model, x, y, spec).tolist()
-            for label, score in zip(labels, scores):
-                rows.append(
-                    {
-                        **label,
-                        "test_method": spec.method,
-                        "test_steps": spec.steps,
-                        "test_tol": spec.tol,
-                        "accuracy": score,
-                    }
-                )
-    return pd.DataFrame.from_records(rows)
+    for spec in solvers:
+        scores = accuracy(model, x, y, spec).tolist()
+        rows += [
+            {**label, **_solver_columns(spec), "accuracy": score}
+            for label, score in zip(labels, scores)
+        ]
+    return rows
 
 
 @torch.no_grad()

@@ -1,6 +1,5 @@
 """Training many configs: cache look-up, seeds grouped into ensembles, and
-independent groups spread over worker processes by joblib (whose dask or ray
-backends carry the same call to a cluster)."""
+independent groups spread over worker processes (``parallel.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from .config import TrainConfig
+from .parallel import parallel_map
 from .runs import Run, RunCache
 from .train import train_ensemble, trains_as_ensemble
 
@@ -52,28 +50,22 @@ def train_runs(
     cache = cache or RunCache()
     missing = [config for config in configs if cache.get(config) is None]
     groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
-    if n_jobs == 1 or len(groups) <= 1:
-        for group in groups:
-            _train_group(group, cache.root, device, progress, threads=None)
-    else:
-        tasks = (
-            delayed(_train_group)(group, cache.root, device, False, threads=1) for group in groups
-        )
-        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
-        for _ in tqdm(results, total=len(groups), desc="training groups", disable=not progress):
-            pass
+    label = "training groups" if progress and n_jobs != 1 else None
+    parallel_map(
+        _train_group,
+        groups,
+        n_jobs,
+        progress=label,
+        root=cache.root,
+        device=device,
+        progress_bars=progress and n_jobs == 1,
+    )
     return [cache.get(config) for config in configs]
 
 
 def _train_group(
-    group: Sequence[TrainConfig],
-    root: Path,
-    device: str | torch.device,
-    progress: bool,
-    threads: int | None,
+    group: Sequence[TrainConfig], *, root: Path, device: str | torch.device, progress_bars: bool
 ) -> None:
-    if threads is not None:  # worker processes: one thread each beats oversubscription
-        torch.set_num_threads(threads)
     cache = RunCache(root)
-    for member in train_ensemble(group, device=device, progress=progress):
+    for member in train_ensemble(group, device=device, progress=progress_bars):
         cache.put(member)

@@ -95,3 +95,18 @@ def test_parallel_workers_give_the_same_runs_as_one_process(tmp_path):
         assert one.config == other.config
         assert one.metrics["test_accuracy"] == pytest.approx(other.metrics["test_accuracy"])
         assert one.history()["loss"].tolist() == pytest.approx(other.history()["loss"].tolist())
+
+
+def test_parallel_evaluation_gives_the_same_table(tmp_path):
+    from nodestudy import accuracy_table
+
+    configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
+    runs = train_runs(configs, cache=RunCache(tmp_path), progress=False)
+
+    def solvers(c):
+        return [c.solver, SolverSpec("rk4", 8)]
+
+    serial = accuracy_table(runs, solvers)
+    parallel = accuracy_table(runs, solvers, n_jobs=2)
+    assert len(serial) == 8
+    assert serial.equals(parallel)

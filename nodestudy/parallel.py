@@ -1,0 +1,39 @@
+"""One way to spread independent work over processes: joblib, one torch thread per
+worker (these small models gain nothing from more, and two workers with two threads
+each would oversubscribe the cores). A joblib backend set by the caller, e.g.
+``joblib.parallel_config(backend="dask")``, carries the same call to a cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import torch
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+Item = TypeVar("Item")
+
+
+def parallel_map(
+    function: Callable[..., Any],
+    items: Iterable[Item],
+    n_jobs: int = 1,
+    *,
+    progress: str | None = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """``[function(item, **kwargs) for item in items]``, in order, over ``n_jobs``
+    worker processes (1: in this process). ``progress`` labels a progress bar."""
+    items = list(items)
+    if n_jobs == 1 or len(items) <= 1:
+        iterator = (function(item, **kwargs) for item in items)
+    else:
+        tasks = (delayed(_one_thread)(function, item, **kwargs) for item in items)
+        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    return list(tqdm(iterator, total=len(items), desc=progress, disable=progress is None))
+
+
+def _one_thread(function: Callable[..., Any], item: Any, **kwargs: Any) -> Any:
+    torch.set_num_threads(1)
+    return function(item, **kwargs)
