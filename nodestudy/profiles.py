@@ -54,7 +54,7 @@ class SphereStudy:
     tolerance_method: str = "fehlberg2"
     tolerance_start: float = 1e-6
     tolerance_seeds: tuple[int, ...] = (0, 1)
-    tolerance_iterations: int = 1000
+    tolerance_iterations: int = 1500
 
     def config(self, method: str, steps: int, seed: int) -> TrainConfig:
         return TrainConfig(
