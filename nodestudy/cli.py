@@ -22,7 +22,7 @@ from .config import (
     TrainConfig,
 )
 from .data import load_dataset
-from .errors import NodestudyError
+from .errors import NodestudyError, TrainingDiverged
 from .evaluate import accuracy
 from .runs import RunCache, open_run
 from .solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
@@ -113,7 +113,7 @@ def _train(args: argparse.Namespace) -> dict:
     cached = cache.get(config) is not None
     (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
     if run.diverged:
-        raise NodestudyError(
+        raise TrainingDiverged(
             f"training diverged (non-finite loss at iteration "
             f"{run.metrics['diverged_at_iteration']}); the run is stored at {run.directory}; "
             "try a smaller --lr or more --steps"

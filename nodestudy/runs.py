@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class Run:
         return bool(self.metrics.get("diverged", False))
 
     def history(self) -> pd.DataFrame:
-        return pd.read_csv(self.directory / HISTORY_FILE)
+        return _read_history(self.directory / HISTORY_FILE).copy()
 
     def weights(self) -> dict[str, torch.Tensor]:
         return torch.load(self.directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
@@ -78,7 +79,7 @@ class Run:
         """The training solver used at an iteration (1-based)."""
         if self.config.adaptation is None:
             return self.config.solver
-        row = self.history().iloc[iteration - 1]
+        row = _read_history(self.directory / HISTORY_FILE).iloc[iteration - 1]
         method = self.config.solver.method
         if self.config.solver.is_fixed_step:
             return SolverSpec(method, int(row["steps"]))
@@ -90,6 +91,12 @@ class Run:
         if not path.is_file():
             return {}
         return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@lru_cache(maxsize=64)
+def _read_history(path: Path) -> pd.DataFrame:
+    """A run's history, read once: finished run directories are never rewritten."""
+    return pd.read_csv(path)
 
 
 @dataclass(frozen=True)
