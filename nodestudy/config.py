@@ -22,12 +22,15 @@ from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
 RESULTS_VERSION = 1
 
-DATASETS = ("spheres",)
+DATASETS = ("spheres", "three_minima")
+GRADIENTS = ("backprop", "adjoint")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """A data set. ``spheres`` is the concentric-spheres problem in ``dim`` dimensions.
+    """A data set. ``spheres`` is the concentric-spheres problem in ``dim`` dimensions;
+    ``three_minima`` the damped particle (its state, position and velocity, has
+    ``dim`` 2).
 
     ``seed`` fixes the generated points. It is separate from the training seed so that
     all training seeds of a configuration are scored on the same test set and their
@@ -44,7 +47,11 @@ class DataConfig:
         if self.name not in DATASETS:
             raise NodestudyError(
                 f"unknown data set {self.name!r}; choose one of {', '.join(DATASETS)} "
-                "(on the command line: sphere2, sphere3, sphere10, ...)"
+                "(on the command line: sphere2, sphere3, sphere10, ..., three_minima)"
+            )
+        if self.name == "three_minima" and self.dim != 2:
+            raise NodestudyError(
+                f"three_minima states are (position, velocity): dim must be 2 (got {self.dim})"
             )
         if self.dim < 1:
             raise NodestudyError(f"sphere dimension must be at least 1 (got {self.dim})")
@@ -57,14 +64,16 @@ class DataConfig:
         match = re.fullmatch(r"spheres?(\d+)", name.strip().lower())
         if match:
             return cls(name="spheres", dim=int(match.group(1)), **overrides)
+        if re.fullmatch(r"three[-_ ]?minima", name.strip().lower()):
+            return cls(name="three_minima", dim=2, **overrides)
         raise NodestudyError(
             f"unknown data set {name!r}; use sphereD for concentric spheres in D "
-            "dimensions (sphere2 is the paper's main data set)"
+            "dimensions (sphere2 is the paper's main data set) or three_minima"
         )
 
     @property
     def short_name(self) -> str:
-        return f"sphere{self.dim}"
+        return f"sphere{self.dim}" if self.name == "spheres" else self.name
 
 
 @dataclass(frozen=True)
@@ -196,10 +205,19 @@ class TrainConfig:
     seed: int = 0
     #: None trains with ``solver`` throughout; a rule adapts it, ``solver`` is the start.
     adaptation: Adaptation | None = None
+    #: How gradients are computed: backpropagation through the solver's operations
+    #: (the paper's main text) or torchdiffeq's adjoint method (its appendix).
+    gradient: Literal["backprop", "adjoint"] = "backprop"
 
     def __post_init__(self) -> None:
         if self.adaptation is not None:
             self.adaptation.check_training_method(self.solver.method)
+        if self.gradient not in GRADIENTS:
+            raise NodestudyError(
+                f"unknown gradient method {self.gradient!r}; choose one of {', '.join(GRADIENTS)}"
+            )
+        if self.gradient == "adjoint" and self.adaptation is not None:
+            raise NodestudyError("adjoint training is not supported with an adapted solver")
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int):
             raise NodestudyError(f"iterations must be a whole number (got {self.iterations!r})")
         if self.iterations < 0:
@@ -218,6 +236,8 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         if values["adaptation"] is None:
             del values["adaptation"]
+        if values["gradient"] == "backprop":
+            del values["gradient"]
         return values
 
     @classmethod

@@ -4,6 +4,11 @@ Concentric spheres ("Sphere2" for d = 2, after Dupont et al. 2019): three radius
 bands, the inner and outer one class 0, the middle one class 1. In two dimensions
 no homeomorphism of the plane followed by a line separates them perfectly, which is
 what makes the data set a probe of whether a trained model is still an ODE flow.
+
+Three minima (from the authors' later code): a damped particle in a potential with
+three wells; the input is its initial position and velocity, the label the well it
+settles in. An ODE generates the labels, so a valid ODE model can fit them exactly,
+the opposite of the spheres.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 import torch
 from torch import Tensor
 
 from .config import DataConfig
+from .errors import NodestudyError
 
 #: (r_min, r_max, label, share of the points) for each band.
 SPHERE_BANDS: tuple[tuple[float, float, int, float], ...] = (
@@ -71,19 +79,104 @@ def concentric_spheres(n: int, dim: int, generator: torch.Generator) -> tuple[Te
     return x, y
 
 
+#: V'(x) of the three-minima potential, highest power first (PAPER.md).
+THREE_MINIMA_SLOPE = (1.2, -2.5, -0.768, 2.364, 0.176, -0.192)
+THREE_MINIMA_FRICTION = 0.2
+#: Initial position and velocity ranges, and the integration (rk4, step, end time).
+THREE_MINIMA_POSITIONS = (-1.0, 2.0)
+THREE_MINIMA_VELOCITIES = (-2.0, 2.0)
+THREE_MINIMA_STEP = 0.02
+THREE_MINIMA_END_TIME = 100.0
+#: A particle has settled when its speed and its distance to a minimum are below this.
+SETTLE_TOLERANCE = 1e-3
+
+
+def potential_minima() -> np.ndarray:
+    """The three minima of the potential, ascending: the real roots of V' at which V''
+    is positive (about -0.850, 0.269 and 1.839)."""
+    roots = np.roots(THREE_MINIMA_SLOPE)
+    real = np.sort(roots[np.abs(roots.imag) < 1e-9].real)
+    curvature = np.polyval(np.polyder(THREE_MINIMA_SLOPE), real)
+    return real[curvature > 0]
+
+
+def settle_particles(
+    position: Tensor, velocity: Tensor, end_time: float, step: float
+) -> tuple[Tensor, Tensor]:
+    """Integrate x' = v, v' = -V'(x) - friction v with rk4 on an exact grid."""
+    steps = max(1, round(end_time / step))
+    h = end_time / steps
+
+    def field(x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        slope = torch.zeros_like(x)
+        for coefficient in THREE_MINIMA_SLOPE:  # Horner's rule
+            slope = slope * x + coefficient
+        return v, -slope - THREE_MINIMA_FRICTION * v
+
+    x, v = position, velocity
+    for _ in range(steps):
+        k1 = field(x, v)
+        k2 = field(x + h / 2 * k1[0], v + h / 2 * k1[1])
+        k3 = field(x + h / 2 * k2[0], v + h / 2 * k2[1])
+        k4 = field(x + h * k3[0], v + h * k3[1])
+        x = x + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+        v = v + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+    return x, v
+
+
+def three_minima(
+    n: int,
+    generator: torch.Generator,
+    *,
+    end_time: float = THREE_MINIMA_END_TIME,
+    step: float = THREE_MINIMA_STEP,
+) -> tuple[Tensor, Tensor]:
+    """``n`` initial states (x, v) and the index of the minimum each settles in.
+
+    Raises if any particle is still moving or away from a minimum at ``end_time``:
+    a label read off an unsettled particle would be noise, not the ODE's answer.
+    """
+    low, high = THREE_MINIMA_POSITIONS
+    position = low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
+    low, high = THREE_MINIMA_VELOCITIES
+    velocity = low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
+    x, v = settle_particles(position, velocity, end_time, step)
+    minima = torch.from_numpy(potential_minima())
+    distance, label = (x[:, None] - minima).abs().min(dim=1)
+    unsettled = (v.abs() > SETTLE_TOLERANCE) | (distance > SETTLE_TOLERANCE)
+    if unsettled.any():
+        raise NodestudyError(
+            f"{int(unsettled.sum())} of {n} particles have not settled into a minimum by "
+            f"t={end_time:g} (largest speed {float(v.abs().max()):.2g}, largest distance to "
+            f"a minimum {float(distance.max()):.2g}; tolerance {SETTLE_TOLERANCE:g}); "
+            "integrate for longer"
+        )
+    states = torch.stack([position, velocity], dim=1).to(torch.float32)
+    return states, label
+
+
 @lru_cache(maxsize=8)
 def load_dataset(config: DataConfig) -> Dataset:
-    """The data set a config describes (memoised: configs are frozen and hashable)."""
+    """The data set a config describes, generated from its seed (memoised per process:
+    configs are frozen and hashable; three minima takes about a second to generate)."""
     generator = torch.Generator().manual_seed(config.seed)
-    x_train, y_train = concentric_spheres(config.n_train, config.dim, generator)
-    x_test, y_test = concentric_spheres(config.n_test, config.dim, generator)
+    if config.name == "spheres":
+        x_train, y_train = concentric_spheres(config.n_train, config.dim, generator)
+        x_test, y_test = concentric_spheres(config.n_test, config.dim, generator)
+        n_classes = 2
+    elif config.name == "three_minima":
+        x_train, y_train = three_minima(config.n_train, generator)
+        x_test, y_test = three_minima(config.n_test, generator)
+        n_classes = 3
+    else:  # DataConfig validates names; this guards a name added there but not here
+        raise NodestudyError(f"no generator for data set {config.name!r}")
     # One input channel: the vector field treats the point as a length-d sequence.
     return Dataset(
         x_train=x_train.unsqueeze(1),
         y_train=y_train,
         x_test=x_test.unsqueeze(1),
         y_test=y_test,
-        n_classes=2,
+        n_classes=n_classes,
     )
 
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .solvers import VectorField
+from .solvers import ParametrisedField
 
 #: Use dense matrices while hidden_channels * length stays below this.
 DENSE_LIMIT = 2048
@@ -97,7 +97,7 @@ class ODEClassifier(nn.Module):
 
     # -- the ODE block --------------------------------------------------------------
 
-    def vector_field(self) -> VectorField:
+    def vector_field(self) -> ParametrisedField:
         """f(z) for the current weights, for states of shape (members, batch, C*L).
 
         Build it once per solve: the dense form assembles its matrices here.
@@ -106,7 +106,7 @@ class ODEClassifier(nn.Module):
             return self._dense_field()
         return self._conv_field()
 
-    def _dense_field(self) -> VectorField:
+    def _dense_field(self) -> ParametrisedField:
         s, length = self.n_members, self.state_shape[1]
         eye = torch.eye(length, dtype=self.w1.dtype, device=self.w1.device)
         # shift[k, q, p] = 1 where input position q feeds output position p via tap k.
@@ -129,9 +129,9 @@ class ODEClassifier(nn.Module):
             hidden = torch.relu(torch.baddbmm(bias2, hidden, m2))
             return torch.baddbmm(bias3, hidden, m3)
 
-        return field
+        return ParametrisedField(field, (m1, m2, m3, bias1, bias2, bias3))
 
-    def _conv_field(self) -> VectorField:
+    def _conv_field(self) -> ParametrisedField:
         s, (c, length), h = self.n_members, self.state_shape, self.hidden_channels
         w1, b1 = self.w1.reshape(s * h, c, 1), self.b1.reshape(-1)
         w2, b2 = self.w2.reshape(s * h, h, 3), self.b2.reshape(-1)
@@ -145,7 +145,7 @@ class ODEClassifier(nn.Module):
             x = F.conv1d(x, w3, b3, groups=s)
             return x.reshape(batch, s, c * length).transpose(0, 1)
 
-        return field
+        return ParametrisedField(field, (w1, b1, w2, b2, w3, b3))
 
     @property
     def _hidden_size(self) -> int:

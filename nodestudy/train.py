@@ -25,7 +25,7 @@ from .errors import NodestudyError
 from .evaluate import accuracy
 from .models import ODEClassifier, member_generators
 from .runs import TrainedMember
-from .solvers import solve
+from .solvers import AdjointSolution, Solution, solve, solve_adjoint
 
 #: How often (in iterations) the loss is checked for NaN; checking every iteration
 #: would force a host sync on accelerators.
@@ -81,6 +81,7 @@ def train_ensemble(
     )
     controller = controller_for(config.adaptation, config.solver) if config.adaptation else None
     check_every = config.adaptation.check_every if config.adaptation else 0
+    integrate = solve_adjoint if config.gradient == "adjoint" else solve
 
     iterations = config.iterations
     losses = torch.zeros(iterations, len(seeds), device=device)
@@ -98,7 +99,7 @@ def train_ensemble(
         solver = controller.solver if controller is not None else config.solver
         index = batches.next().to(device)
         x, y = x_train[index], y_train[index]
-        solution = solve(model.vector_field(), model.flatten_inputs(x), solver)
+        solution = integrate(model.vector_field(), model.flatten_inputs(x), solver)
         logits = model.classify(solution.final)
         member_loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
         optimiser.zero_grad(set_to_none=True)
@@ -107,7 +108,7 @@ def train_ensemble(
 
         losses[iteration] = member_loss.detach()
         batch_accuracy[iteration] = (logits.detach().argmax(-1) == y).float().mean(dim=1)
-        log.record_solve(iteration, solver, solution.nfe)
+        log.record_solve(iteration, solver, solution.nfe, _backward_nfe(solution))
         if controller is not None:
             controller.observe(solution.nfe)
             if (iteration + 1) % check_every == 0:
@@ -161,13 +162,15 @@ class _IterationLog:
         self.steps = np.full(iterations, np.nan)
         self.tracked = np.full(iterations, np.nan)
         self.nfe_forward = np.zeros(iterations, dtype=np.int64)
+        self.nfe_backward = np.zeros(iterations, dtype=np.int64)
         self.nfe_check = np.zeros(iterations, dtype=np.int64)
         self.check_train_accuracy = np.full(iterations, np.nan)
         self.check_test_accuracy = np.full(iterations, np.nan)
         self.check_decision = np.full(iterations, "", dtype=object)
 
-    def record_solve(self, iteration: int, solver, nfe: int) -> None:
+    def record_solve(self, iteration: int, solver, nfe: int, nfe_backward: int) -> None:
         self.nfe_forward[iteration] = nfe
+        self.nfe_backward[iteration] = nfe_backward
         if solver.is_fixed_step:
             self.steps[iteration] = solver.steps
 
@@ -187,8 +190,7 @@ class _IterationLog:
                 # the controller's real-valued step size (or tolerance) after the iteration
                 "adapted_value": self.tracked,
                 "nfe_forward": self.nfe_forward,
-                # backpropagation differentiates every forward evaluation once
-                "nfe_backward": self.nfe_forward,
+                "nfe_backward": self.nfe_backward,
                 "nfe_check": self.nfe_check,
                 "check_train_accuracy": self.check_train_accuracy,
                 "check_test_accuracy": self.check_test_accuracy,
@@ -207,8 +209,16 @@ class _IterationLog:
             "nfe_forward": training + check,
             "nfe_forward_training": training,
             "nfe_check": check,
-            "nfe_backward": training,
+            "nfe_backward": float(self.nfe_backward.sum()) / iterations,
         }
+
+
+def _backward_nfe(solution: Solution) -> int:
+    """Evaluations of the backward pass. Backpropagation differentiates each forward
+    evaluation once; the adjoint method evaluates the field again, backwards in time."""
+    if isinstance(solution, AdjointSolution):
+        return solution.nfe_backward()
+    return solution.nfe
 
 
 def _note_divergence(losses: torch.Tensor, iteration: int, diverged_at: list) -> None:
