@@ -282,3 +282,86 @@ def plot_tolerance_adaptation(histories: dict[int, pd.DataFrame]) -> Figure:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_fan(
+    panels: Sequence[tuple[str, np.ndarray]],
+    labels: np.ndarray,
+    classifiers: Sequence,
+    curves: pd.DataFrame,
+    marked_steps: Sequence[float],
+) -> Figure:
+    """Figure 3. Top row: trajectories (states of shape (T, N, 2)) of XOR-labelled
+    starting points (crosses) for each solver, end points as dots coloured by class.
+    Bottom row: the end points alone with the regions of the linear classifier fitted
+    to them, and its accuracy. Right: that accuracy against the euler step size, one
+    grey line per sample of starting points (``curves``: columns sample, solver, step,
+    separability), the exact flow's dashed."""
+    fig = plt.figure(figsize=(4.0 * (len(panels) + 1.3), 7.2))
+    grid = fig.add_gridspec(2, len(panels) + 1, width_ratios=[1] * len(panels) + [1.3])
+    for column, ((title, states), classifier) in enumerate(zip(panels, classifiers)):
+        top, bottom = fig.add_subplot(grid[0, column]), fig.add_subplot(grid[1, column])
+        end = states[-1]
+        for label, colour in enumerate(CLASS_COLOURS):
+            chosen = labels == label
+            top.plot(states[:, chosen, 0], states[:, chosen, 1], color=colour, lw=0.4, alpha=0.5)
+            top.scatter(*states[0, chosen].T, color=colour, marker="x", s=18, zorder=3)
+            for ax in (top, bottom):
+                ax.scatter(
+                    *end[chosen].T,
+                    color=colour,
+                    edgecolor="k",
+                    s=28,
+                    zorder=4,
+                    label=f"class {label}",
+                )
+        top.set_title(title, fontsize=10)
+        top.set_xlabel("$z_1$")
+        low, high = end.min(axis=0), end.max(axis=0)
+        pad = 0.15 * (high - low)
+        xs, ys = np.meshgrid(
+            np.linspace(low[0] - pad[0], high[0] + pad[0], 200),
+            np.linspace(low[1] - pad[1], high[1] + pad[1], 200),
+        )
+        regions = classifier.predict(np.column_stack([xs.ravel(), ys.ravel()])).reshape(xs.shape)
+        bottom.contourf(xs, ys, regions, levels=[-0.5, 0.5, 1.5], colors=CLASS_COLOURS, alpha=0.15)
+        accuracy = classifier.score(end, labels)
+        bottom.set_title(f"end points; a line scores {accuracy:.2f}", fontsize=10)
+        bottom.set_xlabel("$z_1$")
+        if column == 0:
+            top.set_ylabel("$z_2$")
+            bottom.set_ylabel("$z_2$")
+            top.legend(loc="upper right", fontsize=8, title="x: start, dot: end", title_fontsize=8)
+    ax = fig.add_subplot(grid[:, -1])
+    euler = curves[curves["solver"] == "euler"]
+    for i, (_, sample) in enumerate(euler.groupby("sample")):
+        ax.plot(
+            sample["step"],
+            sample["separability"],
+            "-o",
+            ms=3,
+            color="0.2",
+            alpha=0.35,
+            label="euler, one sample of points" if i == 0 else None,
+        )
+    mean = euler.groupby("step")["separability"].mean()
+    ax.plot(
+        mean.index,
+        mean.to_numpy(),
+        "-o",
+        color=METHOD_COLOURS["euler"],
+        lw=2,
+        label="euler, mean over samples",
+    )
+    reference = curves.loc[curves["solver"] == "reference", "separability"].mean()
+    ax.axhline(reference, color="k", ls="--", lw=1, label="exact flow, mean")
+    for step in marked_steps:
+        ax.axvline(step, color="0.6", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("euler step size h (dotted: the two panels; missing: euler blew up)")
+    ax.set_ylabel("accuracy of a linear classifier on the end points")
+    ax.set_ylim(0.3, 1.03)
+    ax.set_title("separability against the step size", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig

@@ -13,8 +13,8 @@ adaptation read, not numbers repeated in code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch

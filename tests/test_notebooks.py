@@ -27,6 +27,7 @@ EXPECTED_OUTPUTS = {
         "fig5_sphere2_snapshots.csv",
         "fig5_sphere2.json",
     ],
+    "fan": ["fig3_fan.png", "fig3_fan.pdf", "fig3_fan.json", "fig3_fan_separability.csv"],
     "sphere_fine_vs_coarse": [
         "fig1_sphere2_fine_vs_coarse.png",
         "fig1_sphere2_fine_vs_coarse.pdf",
