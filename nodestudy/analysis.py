@@ -18,8 +18,9 @@ def reference_drop(table: pd.DataFrame, reference: SolverSpec) -> pd.DataFrame:
     """
     own = table[(table.test_method == table.train_method) & (table.test_steps == table.train_steps)]
     ref = table[(table.test_method == reference.method) & (table.test_steps == reference.steps)]
-    merged = own[[*RUN_COLUMNS, "accuracy"]].merge(
-        ref[[*RUN_COLUMNS, "accuracy"]], on=RUN_COLUMNS, suffixes=("_train_solver", "_reference")
+    keys = _run_columns(table)
+    merged = own[[*keys, "accuracy"]].merge(
+        ref[[*keys, "accuracy"]], on=keys, suffixes=("_train_solver", "_reference")
     )
     merged = merged.rename(
         columns={
@@ -32,6 +33,11 @@ def reference_drop(table: pd.DataFrame, reference: SolverSpec) -> pd.DataFrame:
     return merged.sort_values(["train_method", "train_steps", "seed"], ignore_index=True)
 
 
+def _run_columns(table: pd.DataFrame) -> list[str]:
+    """The columns that tell runs apart; ``gradient`` where the table has it."""
+    return [*RUN_COLUMNS, *(["gradient"] if "gradient" in table else [])]
+
+
 def critical_steps(drops: pd.DataFrame, tolerance: float = 0.03) -> pd.DataFrame:
     """The critical step count of each training method, from :func:`reference_drop`.
 
@@ -42,7 +48,8 @@ def critical_steps(drops: pd.DataFrame, tolerance: float = 0.03) -> pd.DataFrame
     when even the finest K fails (the sweep does not reach the critical size).
     """
     rows = []
-    for (data, method), group in drops.groupby(["data", "train_method"]):
+    by = ["data", "train_method", *(["gradient"] if "gradient" in drops else [])]
+    for labels, group in drops.groupby(by):
         per_k = group.groupby("train_steps")["drop"].agg(["mean", "std", "count"]).sort_index()
         passes = per_k["mean"] <= tolerance
         # Walk down from the finest K while K keeps passing.
@@ -54,8 +61,7 @@ def critical_steps(drops: pd.DataFrame, tolerance: float = 0.03) -> pd.DataFrame
         coarser = per_k.index[per_k.index < critical] if not np.isnan(critical) else []
         rows.append(
             {
-                "data": data,
-                "train_method": method,
+                **dict(zip(by, labels)),
                 "tolerance": tolerance,
                 "critical_steps": critical,
                 "critical_step_size": 1.0 / critical if not np.isnan(critical) else np.nan,

@@ -146,6 +146,7 @@ def run_labels(run: Run) -> dict:
         "iterations": config.iterations,
         "seed": config.seed,
         "adapted": config.adaptation is not None,
+        "gradient": config.gradient,
     }
 
 

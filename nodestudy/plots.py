@@ -74,7 +74,7 @@ def plot_test_solver_sweep(
         _log2_steps_axis(ax, f"test steps ({test_method})")
         ax.set_title(f"trained {train_method}, tested {test_method}")
         ax.set_ylim(0.35, 1.02)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # chance on the two-class spheres
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
     axes[0, -1].legend(
@@ -85,16 +85,21 @@ def plot_test_solver_sweep(
 
 
 def plot_collapse_summary(
-    drops: pd.DataFrame, critical: pd.DataFrame, reference_label: str
+    drops: pd.DataFrame,
+    critical: pd.DataFrame,
+    reference_label: str,
+    panel_column: str = "train_method",
+    title: str = "Sphere2 trained with {}",
 ) -> Figure:
     """Accuracy with the training solver and with a converged reference against the
-    training step count, one panel per training method; the critical K marked."""
-    methods = list(dict.fromkeys(drops.train_method))
+    training step count, one panel per value of ``panel_column`` (the training method,
+    the data set, ...); the critical K marked."""
+    methods = list(dict.fromkeys(drops[panel_column]))
     fig, axes = plt.subplots(
         1, len(methods), figsize=(4.6 * len(methods), 3.6), sharey=True, squeeze=False
     )
     for ax, method in zip(axes[0], methods):
-        subset = drops[drops.train_method == method]
+        subset = drops[drops[panel_column] == method]
         for column, label, colour in (
             (
                 "train_solver_accuracy",
@@ -108,15 +113,15 @@ def plot_collapse_summary(
             ),
         ):
             _mean_std_line(ax, subset.groupby("train_steps")[column], colour, label, ms=4)
-        row = critical[critical.train_method == method]
+        row = critical[critical[panel_column] == method]
         if len(row) and not np.isnan(row.critical_steps.iloc[0]):
             k = row.critical_steps.iloc[0]
             ax.axvline(k, color="grey", ls="--", lw=1)
             ax.text(k, 0.40, f"critical K={k:g} ", fontsize=8, color="dimgrey", ha="right")
         _log2_steps_axis(ax, "training steps K (h = 1/K)")
-        ax.set_title(f"Sphere2 trained with {method}")
+        ax.set_title(title.format(method))
         ax.set_ylim(0.35, 1.02)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # chance on the two-class spheres
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
     handles, labels = axes[0, 0].get_legend_handles_labels()

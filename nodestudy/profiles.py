@@ -152,19 +152,94 @@ SPHERE_PROFILES: dict[str, SphereStudy] = {
 
 def sphere_study(profile: str, **overrides: Any) -> SphereStudy:
     """A profile's settings with the overrides that are not None applied."""
-    if profile not in SPHERE_PROFILES:
-        raise NodestudyError(
-            f"unknown profile {profile!r}; choose one of {', '.join(SPHERE_PROFILES)}"
+    return _with_overrides(SPHERE_PROFILES, profile, overrides)
+
+
+@dataclass(frozen=True)
+class AppendixStudy:
+    """The appendix's euler collapse sweeps on other data sets (higher-dimensional
+    spheres, three minima), and the comparison of adjoint training with
+    backpropagation through the solver (on Sphere2)."""
+
+    seeds: tuple[int, ...]
+    iterations: int
+    euler_steps: tuple[int, ...]
+    datasets: tuple[str, ...]
+    #: Training K of the adjoint comparison (each trained both ways).
+    adjoint_steps: tuple[int, ...]
+    reference: SolverSpec = field(default_factory=lambda: SolverSpec("rk4", 512))
+    tolerance: float = 0.03
+
+    def config(
+        self, dataset: str, steps: int, seed: int, gradient: str = "backprop"
+    ) -> TrainConfig:
+        return TrainConfig(
+            data=DataConfig.from_name(dataset),
+            solver=SolverSpec("euler", steps),
+            iterations=self.iterations,
+            seed=seed,
+            gradient=gradient,
         )
-    changes = {name: value for name, value in overrides.items() if value is not None}
-    for name in (
-        "seeds",
-        "euler_steps",
-        "rk4_steps",
-        "test_factors",
-        "eval_steps",
-        "tolerance_seeds",
-    ):
-        if name in changes:
-            changes[name] = tuple(changes[name])
-    return dataclasses.replace(SPHERE_PROFILES[profile], **changes)
+
+    def sweep_configs(self, dataset: str) -> list[TrainConfig]:
+        return [self.config(dataset, k, s) for k in self.euler_steps for s in self.seeds]
+
+    def adjoint_configs(self) -> list[TrainConfig]:
+        """Sphere2 at each ``adjoint_steps`` K, trained with both gradient methods."""
+        return [
+            self.config("sphere2", k, s, gradient)
+            for gradient in ("backprop", "adjoint")
+            for k in self.adjoint_steps
+            for s in self.seeds
+        ]
+
+    def test_solvers(self, config: TrainConfig) -> list[SolverSpec]:
+        """The training solver and the converged reference."""
+        return list(dict.fromkeys([config.solver, self.reference]))
+
+
+APPENDIX_PROFILES: dict[str, AppendixStudy] = {
+    "smoke": AppendixStudy(
+        seeds=(0,),
+        iterations=20,
+        euler_steps=(1, 2, 4),
+        datasets=("sphere3", "three_minima"),
+        adjoint_steps=(2, 4),
+        reference=SolverSpec("rk4", 16),
+    ),
+    # Smaller than the Sphere2 study (2 seeds, 1,500 iterations, K <= 128) to keep
+    # make figures in minutes; Sphere2 is rerun at these sizes for a like-for-like row.
+    "quick": AppendixStudy(
+        seeds=(0, 1),
+        iterations=1500,
+        euler_steps=powers_of_two(128),
+        datasets=("sphere2", "sphere3", "sphere10", "three_minima"),
+        adjoint_steps=(2, 8, 32, 128),
+    ),
+    # sphere900 trains for days on two CPU cores; it is meant for a GPU (device="cuda").
+    "paper": AppendixStudy(
+        seeds=(0, 1, 2, 3, 4),
+        iterations=10_000,
+        euler_steps=powers_of_two(256),
+        datasets=("sphere2", "sphere3", "sphere10", "sphere900", "three_minima"),
+        adjoint_steps=(2, 8, 32, 128),
+    ),
+}
+
+
+def appendix_study(profile: str, **overrides: Any) -> AppendixStudy:
+    """A profile's settings with the overrides that are not None applied."""
+    return _with_overrides(APPENDIX_PROFILES, profile, overrides)
+
+
+def _with_overrides(profiles: dict[str, Any], profile: str, overrides: dict[str, Any]) -> Any:
+    """``profiles[profile]`` with the overrides that are not None applied; lists
+    become tuples so that the result stays hashable."""
+    if profile not in profiles:
+        raise NodestudyError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    changes = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in overrides.items()
+        if value is not None
+    }
+    return dataclasses.replace(profiles[profile], **changes)

@@ -27,6 +27,13 @@ EXPECTED_OUTPUTS = {
         "fig5_sphere2_snapshots.csv",
         "fig5_sphere2.json",
     ],
+    "collapse_datasets": [
+        "figA_collapse_datasets.png",
+        "figA_collapse_datasets.pdf",
+        "figA_collapse_datasets.json",
+        "figA_collapse_datasets_drops.csv",
+    ],
+    "adjoint": ["figA_adjoint.png", "figA_adjoint.pdf", "figA_adjoint.json", "figA_adjoint.csv"],
     "fan": ["fig3_fan.png", "fig3_fan.pdf", "fig3_fan.json", "fig3_fan_separability.csv"],
     "sphere_fine_vs_coarse": [
         "fig1_sphere2_fine_vs_coarse.png",
