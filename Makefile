@@ -20,7 +20,7 @@ VENV      := .venv
 VPY       := $(VENV)/bin/python
 STAMP     := $(VENV)/.nodestudy-installed
 SOURCES   := $(wildcard nodestudy/*.py)
-LINTED    := $(wildcard nodestudy tests notebooks benchmarks)
+LINTED    := $(wildcard nodestudy tests notebooks benchmarks scripts)
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.ipynb)))
 EXECUTED  := $(NOTEBOOKS:%=build/$(PROFILE)/%.ipynb)
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs

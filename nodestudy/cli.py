@@ -49,7 +49,9 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model (or load it from the cache)")
-    train.add_argument("--data", default="sphere2", help="data set, e.g. sphere2 (default)")
+    train.add_argument(
+        "--data", default="sphere2", help="data set: sphere2 (default), sphereD, three_minima"
+    )
     train.add_argument("--solver", default="euler", help=f"one of {', '.join(METHODS)}")
     train.add_argument("--steps", type=int, help="K, the number of fixed steps (h = 1/K)")
     train.add_argument("--tol", type=float, help="rtol = atol of an adaptive solver")
@@ -58,6 +60,12 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--hidden", type=int, default=32, help="hidden channels of the field")
+    train.add_argument(
+        "--gradient",
+        default="backprop",
+        choices=("backprop", "adjoint"),
+        help="backpropagation through the solver (default) or the adjoint method",
+    )
     train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     train.add_argument("--cache", help="cache directory (default: $NODESTUDY_CACHE)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
@@ -105,6 +113,7 @@ def _train(args: argparse.Namespace) -> dict:
         learning_rate=args.lr,
         seed=args.seed,
         adaptation=adaptation,
+        gradient=args.gradient,
     )
     if isinstance(adaptation, StepAdaptation) and args.steps is None:
         config = start_from_heuristic(config)
@@ -128,6 +137,7 @@ def _train(args: argparse.Namespace) -> dict:
         "iterations": config.iterations,
         "seed": config.seed,
         "adapted": adaptation is not None,
+        "gradient": config.gradient,
         "final_steps": run.final_solver.steps,
         "final_tol": run.final_solver.tol,
         **{

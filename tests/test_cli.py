@@ -62,3 +62,12 @@ def test_console_script_is_installed():
     assert shutil.which("nodestudy") or (
         __import__("pathlib").Path(sys.executable).with_name("nodestudy").exists()
     )
+
+
+def test_train_three_minima_with_the_adjoint_method(cache_dir):
+    args = ["train", "--data", "three_minima", "--solver", "rk4", "--steps", "2", "--iters", "10"]
+    result = nodestudy(*args, "--gradient", "adjoint", "--json")
+    assert result.returncode == 0, result.stderr
+    trained = json.loads(result.stdout)
+    assert trained["data"] == "three_minima" and trained["gradient"] == "adjoint"
+    assert trained["nfe_forward"] == trained["nfe_backward"] == 8
