@@ -22,7 +22,10 @@ from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
 RESULTS_VERSION = 1
 
-DATASETS = ("spheres", "three_minima")
+DATASETS = ("spheres", "three_minima", "digits", "mnist", "cifar10")
+#: Image data sets and their (n_train, n_test) defaults: the whole of each split;
+#: digits has 1,797 images in all, split by a seeded permutation.
+IMAGE_SIZES = {"digits": (1297, 500), "mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
 GRADIENTS = ("backprop", "adjoint")
 
 
@@ -30,7 +33,9 @@ GRADIENTS = ("backprop", "adjoint")
 class DataConfig:
     """A data set. ``spheres`` is the concentric-spheres problem in ``dim`` dimensions;
     ``three_minima`` the damped particle (its state, position and velocity, has
-    ``dim`` 2).
+    ``dim`` 2); ``digits``, ``mnist`` and ``cifar10`` images (``dim`` unused; use
+    :meth:`from_name` for their sizes). Where MNIST and CIFAR10 files live is not part
+    of the config: it does not change the result.
 
     ``seed`` fixes the generated points. It is separate from the training seed so that
     all training seeds of a configuration are scored on the same test set and their
@@ -47,7 +52,8 @@ class DataConfig:
         if self.name not in DATASETS:
             raise NodestudyError(
                 f"unknown data set {self.name!r}; choose one of {', '.join(DATASETS)} "
-                "(on the command line: sphere2, sphere3, sphere10, ..., three_minima)"
+                "(on the command line: sphere2, sphere3, ..., three_minima, digits, mnist, "
+                "cifar10)"
             )
         if self.name == "three_minima" and self.dim != 2:
             raise NodestudyError(
@@ -66,9 +72,14 @@ class DataConfig:
             return cls(name="spheres", dim=int(match.group(1)), **overrides)
         if re.fullmatch(r"three[-_ ]?minima", name.strip().lower()):
             return cls(name="three_minima", dim=2, **overrides)
+        image = name.strip().lower().replace("-", "")
+        if image in IMAGE_SIZES:
+            n_train, n_test = IMAGE_SIZES[image]
+            return cls(**{"name": image, "n_train": n_train, "n_test": n_test, **overrides})
         raise NodestudyError(
             f"unknown data set {name!r}; use sphereD for concentric spheres in D "
-            "dimensions (sphere2 is the paper's main data set) or three_minima"
+            "dimensions (sphere2 is the paper's main data set), three_minima, digits, mnist "
+            "or cifar10"
         )
 
     @property

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import images
 from .config import DataConfig
 from .errors import NodestudyError
 
@@ -34,7 +35,8 @@ SPHERE_BANDS: tuple[tuple[float, float, int, float], ...] = (
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test tensors. Inputs have shape (N, channels, length)."""
+    """Train and test tensors. Inputs have shape (N, C, L) for points and (N, C, H, W)
+    for images; one input is also the initial state of the ODE."""
 
     x_train: Tensor
     y_train: Tensor
@@ -159,24 +161,26 @@ def load_dataset(config: DataConfig) -> Dataset:
     """The data set a config describes, generated from its seed (memoised per process:
     configs are frozen and hashable; three minima takes about a second to generate)."""
     generator = torch.Generator().manual_seed(config.seed)
-    if config.name == "spheres":
-        x_train, y_train = concentric_spheres(config.n_train, config.dim, generator)
-        x_test, y_test = concentric_spheres(config.n_test, config.dim, generator)
-        n_classes = 2
-    elif config.name == "three_minima":
-        x_train, y_train = three_minima(config.n_train, generator)
-        x_test, y_test = three_minima(config.n_test, generator)
-        n_classes = 3
+    if config.name in ("spheres", "three_minima"):
+        if config.name == "spheres":
+            x_train, y_train = concentric_spheres(config.n_train, config.dim, generator)
+            x_test, y_test = concentric_spheres(config.n_test, config.dim, generator)
+        else:
+            x_train, y_train = three_minima(config.n_train, generator)
+            x_test, y_test = three_minima(config.n_test, generator)
+        # One input channel: the vector field treats a point as a length-d sequence.
+        n_classes = 2 if config.name == "spheres" else len(potential_minima())
+        return Dataset(x_train.unsqueeze(1), y_train, x_test.unsqueeze(1), y_test, n_classes)
+    if config.name == "digits":
+        x_train, y_train, x_test, y_test = images.digits(config.n_train, config.n_test, generator)
+    elif config.name in ("mnist", "cifar10"):
+        loader = images.load_mnist if config.name == "mnist" else images.load_cifar10
+        x_train, y_train, x_test, y_test = loader()
+        x_train, y_train = images.subset(x_train, y_train, config.n_train, generator, "train")
+        x_test, y_test = images.subset(x_test, y_test, config.n_test, generator, "test")
     else:  # DataConfig validates names; this guards a name added there but not here
-        raise NodestudyError(f"no generator for data set {config.name!r}")
-    # One input channel: the vector field treats the point as a length-d sequence.
-    return Dataset(
-        x_train=x_train.unsqueeze(1),
-        y_train=y_train,
-        x_test=x_test.unsqueeze(1),
-        y_test=y_test,
-        n_classes=n_classes,
-    )
+        raise NodestudyError(f"no loader for data set {config.name!r}")
+    return Dataset(x_train, y_train, x_test, y_test, n_classes=10)
 
 
 class EpochBatches:

@@ -1,8 +1,10 @@
 """The paper's Neural ODE classifier, stored as an ensemble of independent members.
 
 Each member is the model of PAPER.md: an autonomous vector field
-Conv1d(C->H, 1) -> ReLU -> Conv1d(H->H, 3, padding 1) -> ReLU -> Conv1d(H->C, 1)
-acting on the state (a length-L sequence with C channels), integrated over [0, 1],
+Conv(C->H, 1) -> ReLU -> Conv(H->H, 3, padding 1) -> ReLU -> Conv(H->C, 1)
+acting on the state, integrated over [0, 1], with 1-D convolutions for a length-L
+sequence with C channels (the spheres) and 2-D ones for a C x H x W image (the raw
+image is the state),
 then flatten and one linear layer to the classes. No layers before the ODE block.
 
 Why an ensemble: the study trains many seeds of each configuration, and on a CPU
@@ -57,19 +59,21 @@ class ODEClassifier(nn.Module):
         n_classes: int,
     ) -> None:
         super().__init__()
-        channels, length = state_shape
+        if len(state_shape) not in (2, 3):
+            raise ValueError(f"states are (C, L) or (C, H, W), not {tuple(state_shape)}")
         self.n_members = n_members
-        self.state_shape = (channels, length)
+        self.state_shape = tuple(state_shape)
         self.hidden_channels = hidden_channels
         self.n_classes = n_classes
-        s, c, h = n_members, channels, hidden_channels
-        self.w1 = nn.Parameter(torch.zeros(s, h, c, 1))
+        s, c, h = n_members, state_shape[0], hidden_channels
+        ones, threes = (1,) * self.spatial_dims, (3,) * self.spatial_dims
+        self.w1 = nn.Parameter(torch.zeros(s, h, c, *ones))
         self.b1 = nn.Parameter(torch.zeros(s, h))
-        self.w2 = nn.Parameter(torch.zeros(s, h, h, 3))
+        self.w2 = nn.Parameter(torch.zeros(s, h, h, *threes))
         self.b2 = nn.Parameter(torch.zeros(s, h))
-        self.w3 = nn.Parameter(torch.zeros(s, c, h, 1))
+        self.w3 = nn.Parameter(torch.zeros(s, c, h, *ones))
         self.b3 = nn.Parameter(torch.zeros(s, c))
-        self.head_weight = nn.Parameter(torch.zeros(s, n_classes, c * length))
+        self.head_weight = nn.Parameter(torch.zeros(s, n_classes, math.prod(state_shape)))
         self.head_bias = nn.Parameter(torch.zeros(s, n_classes))
 
     @classmethod
@@ -95,6 +99,11 @@ class ODEClassifier(nn.Module):
     def state_size(self) -> int:
         return math.prod(self.state_shape)
 
+    @property
+    def spatial_dims(self) -> int:
+        """1 for sequences (the spheres), 2 for images."""
+        return len(self.state_shape) - 1
+
     # -- the ODE block --------------------------------------------------------------
 
     def vector_field(self) -> ParametrisedField:
@@ -102,7 +111,7 @@ class ODEClassifier(nn.Module):
 
         Build it once per solve: the dense form assembles its matrices here.
         """
-        if self.hidden_channels * self.state_shape[1] <= DENSE_LIMIT:
+        if self.spatial_dims == 1 and self.hidden_channels * self.state_shape[1] <= DENSE_LIMIT:
             return self._dense_field()
         return self._conv_field()
 
@@ -132,18 +141,21 @@ class ODEClassifier(nn.Module):
         return ParametrisedField(field, (m1, m2, m3, bias1, bias2, bias3))
 
     def _conv_field(self) -> ParametrisedField:
-        s, (c, length), h = self.n_members, self.state_shape, self.hidden_channels
-        w1, b1 = self.w1.reshape(s * h, c, 1), self.b1.reshape(-1)
-        w2, b2 = self.w2.reshape(s * h, h, 3), self.b2.reshape(-1)
-        w3, b3 = self.w3.reshape(s * c, h, 1), self.b3.reshape(-1)
+        s, c, h = self.n_members, self.state_shape[0], self.hidden_channels
+        spatial = self.state_shape[1:]
+        conv = F.conv1d if self.spatial_dims == 1 else F.conv2d
+        w1, b1 = self.w1.reshape(s * h, *self.w1.shape[2:]), self.b1.reshape(-1)
+        w2, b2 = self.w2.reshape(s * h, *self.w2.shape[2:]), self.b2.reshape(-1)
+        w3, b3 = self.w3.reshape(s * c, *self.w3.shape[2:]), self.b3.reshape(-1)
 
         def field(z: Tensor) -> Tensor:
+            # members become groups of channels: (batch, members * C, *spatial)
             batch = z.shape[1]
-            x = z.reshape(s, batch, c, length).transpose(0, 1).reshape(batch, s * c, length)
-            x = torch.relu(F.conv1d(x, w1, b1, groups=s))
-            x = torch.relu(F.conv1d(x, w2, b2, padding=1, groups=s))
-            x = F.conv1d(x, w3, b3, groups=s)
-            return x.reshape(batch, s, c * length).transpose(0, 1)
+            x = z.reshape(s, batch, c, *spatial).transpose(0, 1).reshape(batch, s * c, *spatial)
+            x = torch.relu(conv(x, w1, b1, groups=s))
+            x = torch.relu(conv(x, w2, b2, padding=1, groups=s))
+            x = conv(x, w3, b3, groups=s)
+            return x.reshape(batch, s, self.state_size).transpose(0, 1)
 
         return ParametrisedField(field, (w1, b1, w2, b2, w3, b3))
 
@@ -154,9 +166,9 @@ class ODEClassifier(nn.Module):
     # -- input and output -----------------------------------------------------------
 
     def flatten_inputs(self, x: Tensor) -> Tensor:
-        """Initial states (members, batch, C*L) from (batch, C, L) shared by all
-        members, or (members, batch, C, L) with a batch per member."""
-        if x.dim() == 3:
+        """Initial states (members, batch, state_size) from inputs (batch, *state_shape)
+        shared by all members, or (members, batch, *state_shape) with a batch each."""
+        if x.dim() == len(self.state_shape) + 1:
             return x.reshape(1, x.shape[0], -1).expand(self.n_members, -1, -1)
         return x.reshape(x.shape[0], x.shape[1], -1)
 

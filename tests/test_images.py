@@ -1,0 +1,162 @@
+"""Image data: digits offline, MNIST and CIFAR10 from small files written here in the
+real formats, and the 2-D convolutional vector field."""
+
+import gzip
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from nodestudy import DataConfig, NodestudyError, SolverSpec, TrainConfig, load_dataset
+from nodestudy.images import (
+    CIFAR10_FOLDER,
+    MNIST_FILES,
+    digits,
+    load_cifar10,
+    load_mnist,
+    read_idx,
+)
+from nodestudy.models import ODEClassifier
+from nodestudy.train import train_ensemble
+
+
+def write_idx(path, array, gz=False):
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if gz else open
+    with opener(path, "wb") as file:
+        file.write(header + array.tobytes())
+
+
+def fake_mnist(directory, n_train=40, n_test=20, gz=True):
+    rng = np.random.default_rng(0)
+    sizes = {"train": n_train, "test": n_test}
+    for key, stem in MNIST_FILES.items():
+        split, kind = key.split("_")
+        n = sizes[split]
+        array = rng.integers(0, 256, (n, 28, 28)) if kind == "images" else np.arange(n) % 10
+        write_idx(directory / (stem + (".gz" if gz else "")), array, gz=gz)
+    return directory
+
+
+def fake_cifar10(directory, per_batch=8):
+    folder = directory / CIFAR10_FOLDER
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        batch = {
+            b"batch_label": name.encode(),
+            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, per_batch)],
+        }
+        with (folder / name).open("wb") as file:
+            pickle.dump(batch, file)
+    return directory
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_files_round_trip(tmp_path, gz):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    path = tmp_path / ("a.idx.gz" if gz else "a.idx")
+    write_idx(path, array, gz=gz)
+    np.testing.assert_array_equal(read_idx(path), array)
+
+
+def test_idx_reader_rejects_bad_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x02ab")
+    with pytest.raises(NodestudyError, match="not an IDX file"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 5) + b"ab")
+    with pytest.raises(NodestudyError, match="promises"):
+        read_idx(tmp_path / "short")
+
+
+def test_mnist_from_idx_files(tmp_path):
+    x_train, y_train, x_test, y_test = load_mnist(fake_mnist(tmp_path))
+    assert y_test.shape == (20,)
+    assert x_train.shape == (40, 1, 28, 28) and x_test.shape == (20, 1, 28, 28)
+    assert x_train.dtype == torch.float32 and x_train.min() >= 0 and x_train.max() <= 1
+    assert y_train.dtype == torch.long and y_train[:12].tolist() == [*range(10), 0, 1]
+
+
+def test_cifar10_from_pickle_batches(tmp_path):
+    x_train, y_train, x_test, y_test = load_cifar10(fake_cifar10(tmp_path))
+    assert y_test.shape == (8,)
+    assert x_train.shape == (40, 3, 32, 32) and x_test.shape == (8, 3, 32, 32)
+    assert y_train.shape == (40,) and int(y_train.max()) < 10
+
+
+@pytest.mark.parametrize(
+    ("loader", "names"),
+    [
+        (load_mnist, ["train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]),
+        (load_cifar10, ["data_batch_1", "test_batch"]),
+    ],
+)
+def test_missing_files_name_what_is_expected_and_where_it_comes_from(tmp_path, loader, names):
+    with pytest.raises(NodestudyError) as error:
+        loader(tmp_path)
+    message = str(error.value)
+    assert str(tmp_path) in message and "NODESTUDY_DATA" in message and "http" in message
+    for name in names:
+        assert name in message
+
+
+def test_missing_files_through_a_config_fail_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("NODESTUDY_DATA", str(tmp_path))
+    config = TrainConfig(DataConfig.from_name("cifar10", n_train=9), SolverSpec("euler", 1))
+    with pytest.raises(NodestudyError, match="CIFAR10 files not found"):
+        train_ensemble([config], progress=False)
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_image_benchmarks_train_end_to_end_on_small_files(tmp_path, monkeypatch, name):
+    (fake_mnist if name == "mnist" else fake_cifar10)(tmp_path)
+    monkeypatch.setenv("NODESTUDY_DATA", str(tmp_path))
+    data_config = DataConfig.from_name(name, n_train=16, n_test=8, seed=7)
+    data = load_dataset(data_config)
+    assert len(data.y_train) == 16 and data.n_classes == 10
+    config = TrainConfig(data_config, SolverSpec("euler", 2), iterations=3, batch_size=8, seed=0)
+    (member,) = train_ensemble([config], progress=False)
+    assert member.metrics["nfe_forward"] == 2 and 0 <= member.metrics["test_accuracy"] <= 1
+    channels = 1 if name == "mnist" else 3
+    assert member.weights["w2"].shape == (32, 32, 3, 3)
+    assert member.weights["head_weight"].shape == (10, channels * data.x_train[0, 0].numel())
+
+
+def test_digits_split_is_seeded_and_disjoint():
+    a = digits(1297, 500, torch.Generator().manual_seed(0))
+    b = digits(1297, 500, torch.Generator().manual_seed(0))
+    c = digits(1297, 500, torch.Generator().manual_seed(1))
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+    x_train, y_train, x_test, _ = a
+    assert x_train.shape == (1297, 1, 8, 8) and x_test.shape == (500, 1, 8, 8)
+    assert x_train.min() == 0 and x_train.max() == 1
+    assert set(y_train.tolist()) == set(range(10))
+    # no image is in both splits (digits has a few exact duplicates, so compare counts)
+    flat = torch.cat([x_train, x_test]).flatten(1)
+    assert len(torch.unique(flat, dim=0)) >= 1797 - 10
+    with pytest.raises(NodestudyError, match="too many"):
+        digits(1500, 500, torch.Generator())
+
+
+def test_digits_config_defaults():
+    config = DataConfig.from_name("digits")
+    assert (config.n_train, config.n_test) == (1297, 500) and config.short_name == "digits"
+    assert load_dataset(config).state_shape == (1, 8, 8)
+
+
+def test_image_vector_field_is_the_papers_conv2d_stack_for_every_member():
+    model = ODEClassifier.initialised([0, 1], (3, 5, 6), hidden_channels=4, n_classes=10)
+    z = torch.randn(2, 7, 3 * 5 * 6)
+    out = model.vector_field()(z)
+    for member in range(2):
+        w = model.member_state(member)
+        x = z[member].reshape(7, 3, 5, 6)
+        x = torch.relu(torch.nn.functional.conv2d(x, w["w1"], w["b1"]))
+        x = torch.relu(torch.nn.functional.conv2d(x, w["w2"], w["b2"], padding=1))
+        x = torch.nn.functional.conv2d(x, w["w3"], w["b3"])
+        torch.testing.assert_close(out[member], x.reshape(7, -1), rtol=1e-5, atol=1e-5)
