@@ -185,3 +185,11 @@ def subset(
         return images, labels
     chosen = torch.randperm(len(labels), generator=generator)[:n]
     return images[chosen], labels[chosen]
+
+
+def use_data_directory(directory: str | Path | None) -> None:
+    """Point ``$NODESTUDY_DATA`` at ``directory`` (None leaves it as it is). An
+    environment variable rather than a config field: where the files live does not
+    change a run, and worker processes started afterwards inherit it."""
+    if directory is not None:
+        os.environ[DATA_ENV] = str(Path(directory).expanduser().resolve())

@@ -53,11 +53,11 @@ def _log2_steps_axis(ax: Axes, label: str) -> None:
 
 
 def plot_test_solver_sweep(
-    table: pd.DataFrame, train_method: str, test_methods: Sequence[str]
+    table: pd.DataFrame, train_method: str, test_methods: Sequence[str], chance: float = 0.5
 ) -> Figure:
     """Figure 4(a)/(b): accuracy of models trained with ``train_method`` at each K,
     tested with each test method at multiples of K. Mean and std over seeds; the
-    training configuration is the circled point."""
+    training configuration is the circled point; ``chance`` dotted."""
     trained = table[table.train_method == train_method]
     ks = sorted(trained.train_steps.unique())
     palette = dict(zip(ks, sns.color_palette("viridis", len(ks))))
@@ -73,8 +73,8 @@ def plot_test_solver_sweep(
                 ax.plot(k, mean[k], "o", ms=9, mfc="none", mec="black", mew=1.2)
         _log2_steps_axis(ax, f"test steps ({test_method})")
         ax.set_title(f"trained {train_method}, tested {test_method}")
-        ax.set_ylim(0.35, 1.02)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # chance on the two-class spheres
+        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
+        ax.axhline(chance, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
     axes[0, -1].legend(
@@ -90,6 +90,7 @@ def plot_collapse_summary(
     reference_label: str,
     panel_column: str = "train_method",
     title: str = "Sphere2 trained with {}",
+    chance: float = 0.5,
 ) -> Figure:
     """Accuracy with the training solver and with a converged reference against the
     training step count, one panel per value of ``panel_column`` (the training method,
@@ -120,8 +121,8 @@ def plot_collapse_summary(
             ax.text(k, 0.40, f"critical K={k:g} ", fontsize=8, color="dimgrey", ha="right")
         _log2_steps_axis(ax, "training steps K (h = 1/K)")
         ax.set_title(title.format(method))
-        ax.set_ylim(0.35, 1.02)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # chance on the two-class spheres
+        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
+        ax.axhline(chance, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (mean ± std over seeds)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -368,5 +369,64 @@ def plot_fan(
     ax.set_ylim(0.3, 1.03)
     ax.set_title("separability against the step size", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tolerance_sweep(
+    table: pd.DataFrame, costs: pd.DataFrame, reference: SolverSpec, chance: float
+) -> Figure:
+    """Figure 4(c)(d): models trained with fehlberg2 and dopri5 at fixed tolerances (one
+    colour each), tested at multiples of their tolerance (solid: the same method,
+    dashed: dopri5 for fehlberg2-trained models; circled: the training solver), the
+    converged reference as a dotted line of the same colour; right: NFE per training
+    iteration against the tolerance (``costs``: train_method, train_tol, nfe_forward)."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    tols = sorted(table.train_tol.dropna().unique())
+    palette = dict(zip(tols, sns.color_palette("viridis", len(tols))))
+    for ax, method in zip(axes[:2], ("fehlberg2", "dopri5")):
+        trained = table[table.train_method == method]
+        for tol in tols:
+            runs = trained[trained.train_tol == tol]
+            for test_method, style in ((method, "-o"), ("dopri5", "--s")):
+                if test_method == method and style == "--s":
+                    continue
+                curve = runs[runs.test_method == test_method].groupby("test_tol")["accuracy"]
+                stats = curve.mean()
+                ax.plot(
+                    stats.index,
+                    stats.to_numpy(),
+                    style,
+                    ms=4,
+                    color=palette[tol],
+                    label=f"tol={tol:g}" if test_method == method else None,
+                )
+                if test_method == method and tol in stats.index:
+                    ax.plot(tol, stats[tol], "o", ms=9, mfc="none", mec="black", mew=1.2)
+            ref = runs[
+                (runs.test_method == reference.method) & (runs.test_steps == reference.steps)
+            ]
+            if len(ref):
+                ax.axhline(ref.accuracy.mean(), color=palette[tol], ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("test tolerance")
+        extra = " (dashed: tested with dopri5)" if method == "fehlberg2" else ""
+        ax.set_title(f"trained with {method}{extra}", fontsize=10)
+        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
+        ax.axhline(chance, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"test accuracy (mean over seeds; dotted: {reference.label()})")
+    axes[1].legend(title="training tol", fontsize=7, title_fontsize=8)
+    ax = axes[2]
+    for method, group in costs.groupby("train_method"):
+        mean = group.groupby("train_tol")["nfe_forward"].mean()
+        ax.plot(mean.index, mean.to_numpy(), "-o", label=method)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training tolerance")
+    ax.set_ylabel("NFE per training iteration (forward)")
+    ax.set_title("cost of a training solve", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

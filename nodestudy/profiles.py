@@ -15,6 +15,7 @@ from .adapt import start_from_heuristic
 from .config import (
     DEFAULT_TEST_METHOD,
     DataConfig,
+    ModelConfig,
     StepAdaptation,
     ToleranceAdaptation,
     TrainConfig,
@@ -30,8 +31,9 @@ def powers_of_two(largest: int) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class SphereStudy:
-    """Settings of the concentric-spheres collapse study (Figures 1, 2 and 4)."""
+class Study:
+    """Settings of a collapse and adaptation study on one data set: Sphere2 (Figures
+    1, 2, 4 a/b, 5, Table 1) or an image benchmark (Figures 4 a, c, d and 5)."""
 
     seeds: tuple[int, ...]
     iterations: int
@@ -55,14 +57,45 @@ class SphereStudy:
     tolerance_start: float = 1e-6
     tolerance_seeds: tuple[int, ...] = (0, 1)
     tolerance_iterations: int = 1500
+    model: ModelConfig = field(default_factory=ModelConfig)
+    batch_size: int = 128
+    #: Figure 4 (c, d): fixed training tolerances of fehlberg2 and dopri5, each model
+    #: tested at the training tolerance times ``tolerance_test_factors``.
+    tolerances: tuple[float, ...] = ()
+    tolerance_test_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
 
-    def config(self, method: str, steps: int, seed: int) -> TrainConfig:
+    def config(
+        self, method: str, steps: int | None, seed: int, tol: float | None = None
+    ) -> TrainConfig:
         return TrainConfig(
             data=self.data,
-            solver=SolverSpec(method, steps),
+            solver=SolverSpec(method, steps, tol),
+            model=self.model,
             iterations=self.iterations,
+            batch_size=self.batch_size,
             seed=seed,
         )
+
+    def fixed_tolerance_configs(self) -> list[TrainConfig]:
+        """Figure 4 (c, d): fehlberg2 and dopri5 at every training tolerance."""
+        return [
+            self.config(method, None, seed, tol=tol)
+            for method in ("fehlberg2", "dopri5")
+            for tol in self.tolerances
+            for seed in self.seeds
+        ]
+
+    def tolerance_test_solvers(self, config: TrainConfig) -> list[SolverSpec]:
+        """fehlberg2-trained models tested with fehlberg2 and dopri5, dopri5-trained ones
+        with dopri5, at the training tolerance times the factors; and the reference."""
+        train = config.solver
+        methods = ("fehlberg2", "dopri5") if train.method == "fehlberg2" else ("dopri5",)
+        tested = [
+            SolverSpec(method, tol=train.tol * factor)
+            for method in methods
+            for factor in self.tolerance_test_factors
+        ]
+        return list(dict.fromkeys([*tested, self.reference]))
 
     def test_solvers(self, config: TrainConfig) -> list[SolverSpec]:
         """Figure 4's test solvers for a run: euler-trained models are tested with
@@ -94,7 +127,9 @@ class SphereStudy:
             TrainConfig(
                 data=self.data,
                 solver=SolverSpec(self.tolerance_method, tol=self.tolerance_start),
+                model=self.model,
                 iterations=self.tolerance_iterations,
+                batch_size=self.batch_size,
                 seed=seed,
                 adaptation=ToleranceAdaptation(
                     test_method=DEFAULT_TEST_METHOD[self.tolerance_method]
@@ -120,8 +155,8 @@ class SphereStudy:
         return [self.config(method, k, seed) for method, k in grid for seed in self.seeds]
 
 
-SPHERE_PROFILES: dict[str, SphereStudy] = {
-    "smoke": SphereStudy(
+SPHERE_PROFILES: dict[str, Study] = {
+    "smoke": Study(
         seeds=(0,),
         iterations=20,
         adaptation=StepAdaptation(check_every=5),
@@ -133,13 +168,13 @@ SPHERE_PROFILES: dict[str, SphereStudy] = {
         fine_steps=4,
         eval_steps=(1, 2, 4, 8),
     ),
-    "quick": SphereStudy(
+    "quick": Study(
         seeds=(0, 1, 2),
         iterations=3000,
         euler_steps=powers_of_two(256),
         rk4_steps=powers_of_two(32),
     ),
-    "paper": SphereStudy(
+    "paper": Study(
         seeds=(0, 1, 2, 3, 4),
         iterations=10_000,
         euler_steps=powers_of_two(256),
@@ -150,9 +185,65 @@ SPHERE_PROFILES: dict[str, SphereStudy] = {
 }
 
 
-def sphere_study(profile: str, **overrides: Any) -> SphereStudy:
+def sphere_study(profile: str, **overrides: Any) -> Study:
     """A profile's settings with the overrides that are not None applied."""
     return _with_overrides(SPHERE_PROFILES, profile, overrides)
+
+
+#: Image benchmarks. The vector field's hidden channels (the paper: 128) are a
+#: parameter; the quick default of 8 keeps a digits sweep to minutes on two CPU cores.
+IMAGE_PROFILES: dict[str, Study] = {
+    "smoke": Study(
+        seeds=(0,),
+        iterations=10,
+        euler_steps=(1, 2),
+        rk4_steps=(),
+        reference=SolverSpec("rk4", 8),
+        adaptation=StepAdaptation(check_every=5),
+        tolerance_seeds=(0,),
+        tolerance_iterations=10,
+        tolerances=(1e-2,),
+        data=DataConfig.from_name("digits"),
+        model=ModelConfig(hidden_channels=4),
+    ),
+    "quick": Study(
+        seeds=(0, 1),
+        iterations=1000,
+        euler_steps=powers_of_two(32),
+        rk4_steps=(),
+        reference=SolverSpec("rk4", 128),
+        tolerance_seeds=(0, 1),
+        tolerance_iterations=1000,
+        tolerances=(1e-1, 1e-2, 1e-3),
+        data=DataConfig.from_name("digits"),
+        model=ModelConfig(hidden_channels=8),
+    ),
+    "paper": Study(
+        seeds=(0, 1, 2, 3, 4),
+        iterations=7800,
+        euler_steps=powers_of_two(64),
+        rk4_steps=(),
+        reference=SolverSpec("rk4", 256),
+        tolerance_seeds=(0, 1, 2, 3, 4),
+        tolerance_iterations=7800,
+        tolerances=(1e-1, 1e-2, 1e-3, 1e-4),
+        data=DataConfig.from_name("digits"),
+        model=ModelConfig(hidden_channels=128),
+        batch_size=256,
+    ),
+}
+
+
+def image_study(profile: str, dataset: str | None = None, **overrides: Any) -> Study:
+    """An image profile on ``dataset`` (digits, mnist, cifar10; None: the profile's),
+    with the overrides that are not None applied. ``hidden_channels`` sets the model."""
+    study = _with_overrides(IMAGE_PROFILES, profile, {})
+    if dataset is not None:
+        overrides["data"] = DataConfig.from_name(dataset)
+    if overrides.get("hidden_channels") is not None:
+        overrides["model"] = ModelConfig(hidden_channels=overrides["hidden_channels"])
+    overrides.pop("hidden_channels", None)
+    return _with_overrides({profile: study}, profile, overrides)
 
 
 @dataclass(frozen=True)
@@ -207,11 +298,11 @@ APPENDIX_PROFILES: dict[str, AppendixStudy] = {
         adjoint_steps=(2, 4),
         reference=SolverSpec("rk4", 16),
     ),
-    # Smaller than the Sphere2 study (2 seeds, 1,500 iterations, K <= 128) to keep
-    # make figures in minutes; Sphere2 is rerun at these sizes for a like-for-like row.
+    # Smaller than the Sphere2 study (2 seeds, K <= 128) to keep make figures in
+    # minutes; the Sphere2 row reuses that study's runs (same configs, cached).
     "quick": AppendixStudy(
         seeds=(0, 1),
-        iterations=1500,
+        iterations=3000,
         euler_steps=powers_of_two(128),
         datasets=("sphere2", "sphere3", "sphere10", "three_minima"),
         adjoint_steps=(2, 8, 32, 128),

@@ -34,6 +34,22 @@ EXPECTED_OUTPUTS = {
         "figA_collapse_datasets_drops.csv",
     ],
     "adjoint": ["figA_adjoint.png", "figA_adjoint.pdf", "figA_adjoint.json", "figA_adjoint.csv"],
+    "image_collapse": [
+        "fig4a_digits_euler.png",
+        "fig4a_digits_euler.pdf",
+        "fig4_digits_collapse.png",
+        "fig4cd_digits_tolerance.png",
+        "fig4_digits_accuracy.csv",
+        "fig4cd_digits_accuracy.csv",
+        "fig4_digits.json",
+    ],
+    "image_adaptation": [
+        "fig5_digits_adaptation.png",
+        "fig5_digits_adaptation.pdf",
+        "table1_digits.csv",
+        "fig5_digits_snapshots.csv",
+        "fig5_digits.json",
+    ],
     "fan": ["fig3_fan.png", "fig3_fan.pdf", "fig3_fan.json", "fig3_fan_separability.csv"],
     "sphere_fine_vs_coarse": [
         "fig1_sphere2_fine_vs_coarse.png",
