@@ -264,8 +264,11 @@ def plot_adaptation(
         ax.set_xlabel("training iteration")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    # from 0.35 (two-class chance is 0.5) unless some accuracy lies lower, as early in
+    # training on ten classes
+    bottom = min(0.35, float(snapshots.accuracy.min()) - 0.03)
     for ax in (axes[0], axes[2]):
-        ax.set_ylim(0.35, 1.02)
+        ax.set_ylim(max(0.0, bottom), 1.02)
     fig.tight_layout()
     return fig
 
