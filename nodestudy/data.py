@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import torch
@@ -161,26 +161,26 @@ def load_dataset(config: DataConfig) -> Dataset:
     """The data set a config describes, generated from its seed (memoised per process:
     configs are frozen and hashable; three minima takes about a second to generate)."""
     generator = torch.Generator().manual_seed(config.seed)
-    if config.name in ("spheres", "three_minima"):
-        if config.name == "spheres":
-            x_train, y_train = concentric_spheres(config.n_train, config.dim, generator)
-            x_test, y_test = concentric_spheres(config.n_test, config.dim, generator)
-        else:
-            x_train, y_train = three_minima(config.n_train, generator)
-            x_test, y_test = three_minima(config.n_test, generator)
-        # One input channel: the vector field treats a point as a length-d sequence.
-        n_classes = 2 if config.name == "spheres" else len(potential_minima())
-        return Dataset(x_train.unsqueeze(1), y_train, x_test.unsqueeze(1), y_test, n_classes)
-    if config.name == "digits":
-        x_train, y_train, x_test, y_test = images.digits(config.n_train, config.n_test, generator)
+    if config.name == "spheres":
+        generate = partial(concentric_spheres, dim=config.dim, generator=generator)
+        n_classes = 2
+    elif config.name == "three_minima":
+        generate = partial(three_minima, generator=generator)
+        n_classes = len(potential_minima())
+    elif config.name == "digits":
+        return Dataset(*images.digits(config.n_train, config.n_test, generator), n_classes=10)
     elif config.name in ("mnist", "cifar10"):
         loader = images.load_mnist if config.name == "mnist" else images.load_cifar10
         x_train, y_train, x_test, y_test = loader()
         x_train, y_train = images.subset(x_train, y_train, config.n_train, generator, "train")
         x_test, y_test = images.subset(x_test, y_test, config.n_test, generator, "test")
+        return Dataset(x_train, y_train, x_test, y_test, n_classes=10)
     else:  # DataConfig validates names; this guards a name added there but not here
         raise NodestudyError(f"no loader for data set {config.name!r}")
-    return Dataset(x_train, y_train, x_test, y_test, n_classes=10)
+    # Points get one input channel: the vector field treats a point as a length-d sequence.
+    x_train, y_train = generate(config.n_train)
+    x_test, y_test = generate(config.n_test)
+    return Dataset(x_train.unsqueeze(1), y_train, x_test.unsqueeze(1), y_test, n_classes)
 
 
 class EpochBatches:

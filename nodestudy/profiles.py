@@ -125,17 +125,10 @@ class Study:
 
     def tolerance_configs(self) -> list[TrainConfig]:
         """Adaptive-solver training with the tolerance adaptation, one per seed."""
+        rule = ToleranceAdaptation(test_method=DEFAULT_TEST_METHOD[self.tolerance_method])
         return [
-            TrainConfig(
-                data=self.data,
-                solver=SolverSpec(self.tolerance_method, tol=self.tolerance_start),
-                model=self.model,
-                iterations=self.tolerance_iterations,
-                batch_size=self.batch_size,
-                seed=seed,
-                adaptation=ToleranceAdaptation(
-                    test_method=DEFAULT_TEST_METHOD[self.tolerance_method]
-                ),
+            self.config(self.tolerance_method, None, seed, tol=self.tolerance_start).replace(
+                iterations=self.tolerance_iterations, adaptation=rule
             )
             for seed in self.tolerance_seeds
         ]
@@ -239,13 +232,12 @@ IMAGE_PROFILES: dict[str, Study] = {
 def image_study(profile: str, dataset: str | None = None, **overrides: Any) -> Study:
     """An image profile on ``dataset`` (digits, mnist, cifar10; None: the profile's),
     with the overrides that are not None applied. ``hidden_channels`` sets the model."""
-    study = _with_overrides(IMAGE_PROFILES, profile, {})
+    hidden_channels = overrides.pop("hidden_channels", None)
     if dataset is not None:
         overrides["data"] = DataConfig.from_name(dataset)
-    if overrides.get("hidden_channels") is not None:
-        overrides["model"] = ModelConfig(hidden_channels=overrides["hidden_channels"])
-    overrides.pop("hidden_channels", None)
-    return _with_overrides({profile: study}, profile, overrides)
+    if hidden_channels is not None:
+        overrides["model"] = ModelConfig(hidden_channels=hidden_channels)
+    return _with_overrides(IMAGE_PROFILES, profile, overrides)
 
 
 @dataclass(frozen=True)
