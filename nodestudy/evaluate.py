@@ -14,7 +14,7 @@ from .config import TrainConfig
 from .data import load_dataset
 from .models import ODEClassifier
 from .parallel import parallel_map
-from .runs import Run, load_ensemble
+from .runs import Run, load_ensemble, score_key
 from .solvers import SolverSpec, solve
 
 
@@ -112,21 +112,29 @@ def _snapshot_rows(
     task: tuple[Run, dict[int, list[SolverSpec]]], *, split: str, device: str | torch.device
 ) -> list[dict]:
     run, solvers_by_iteration = task
-    x, y = load_dataset(run.config.data).split(split)
-    snapshots = run.snapshots()
+    known = run.scores()
+    new: dict[str, float] = {}
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
     rows = []
     for iteration, solvers in sorted(solvers_by_iteration.items()):
-        model = load_ensemble([run], device=device, weights=[snapshots[iteration]])
+        missing = [spec for spec in solvers if score_key(split, spec, iteration) not in known]
+        if missing:
+            x, y = load_dataset(run.config.data).split(split)
+            snapshots = snapshots or run.snapshots()
+            model = load_ensemble([run], device=device, weights=[snapshots[iteration]])
+            for spec in missing:
+                new[score_key(split, spec, iteration)] = accuracy(model, x, y, spec).item()
         for spec in solvers:
-            score = accuracy(model, x, y, spec).item()
+            key = score_key(split, spec, iteration)
             rows.append(
                 {
                     **run_labels(run),
                     "iteration": iteration,
                     **_solver_columns(spec),
-                    "accuracy": score,
+                    "accuracy": new.get(key, known.get(key)),
                 }
             )
+    run.add_scores(new)
     return rows
 
 
@@ -179,7 +187,8 @@ def accuracy_table(
     ``test_solvers(config)`` names the test solvers for a run's config. Seeds of
     one configuration are stacked and scored together; configurations are spread
     over ``n_jobs`` processes. Diverged runs are left out (the paper averages over
-    the seeds whose training succeeded).
+    the seeds whose training succeeded). Scores are memoised in the run directories
+    (``runs.py``), so only pairs of run and solver not scored before are computed.
     """
     groups: dict[TrainConfig, list[Run]] = {}
     for run in runs:
@@ -193,16 +202,28 @@ def accuracy_table(
 def _group_rows(
     task: tuple[list[Run], list[SolverSpec]], *, split: str, device: str | torch.device
 ) -> list[dict]:
+    """Scores of a group's members under each solver: from the runs' memo where every
+    member has one, else computed for the whole group in one batched solve."""
     members, solvers = task
-    x, y = load_dataset(members[0].config.data).split(split)
-    model = load_ensemble(members, device=device)
-    labels = [run_labels(run) for run in members]
+    scores = [run.scores() for run in members]
+    missing = [
+        spec for spec in solvers if any(score_key(split, spec) not in known for known in scores)
+    ]
+    if missing:
+        x, y = load_dataset(members[0].config.data).split(split)
+        model = load_ensemble(members, device=device)
+        new: list[dict[str, float]] = [{} for _ in members]
+        for spec in missing:
+            for member_new, score in zip(new, accuracy(model, x, y, spec).tolist()):
+                member_new[score_key(split, spec)] = score
+        for run, known, member_new in zip(members, scores, new):
+            run.add_scores(member_new)
+            known.update(member_new)
     rows = []
     for spec in solvers:
-        scores = accuracy(model, x, y, spec).tolist()
         rows += [
-            {**label, **_solver_columns(spec), "accuracy": score}
-            for label, score in zip(labels, scores)
+            {**run_labels(run), **_solver_columns(spec), "accuracy": known[score_key(split, spec)]}
+            for run, known in zip(members, scores)
         ]
     return rows
 

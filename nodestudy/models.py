@@ -15,7 +15,9 @@ member trains exactly as it would alone (``tests/test_training.py`` checks this)
 
 Weights are kept in the convolutions' own shapes. For short states the convolutions
 are applied as the equivalent dense (banded) matrices, built once per solve, which is
-several times faster than ``conv1d`` on CPU; long states use grouped convolutions.
+several times faster than ``conv1d`` on CPU; longer states use grouped convolutions.
+The dense form does the zero taps' arithmetic too, so its cost grows with the square
+of the length: ``benchmarks/field_speed.py`` measured where the two cross.
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ from torch import Tensor, nn
 
 from .solvers import ParametrisedField
 
-#: Use dense matrices while hidden_channels * length stays below this.
-DENSE_LIMIT = 2048
+#: Use dense matrices while hidden_channels * length is at most this. Measured on a
+#: 2-core CPU with 32 hidden channels (``benchmarks/field_speed.py``): dense is
+#: 2.5-4x faster than grouped conv1d at lengths 2-4, still faster at 6, and slower
+#: from 8 on (1.3x slower at 10, the 10-d sphere).
+DENSE_LIMIT = 192
+
+FIELD_FORMS = ("auto", "dense", "conv")
 
 PARAMETER_NAMES = ("w1", "b1", "w2", "b2", "w3", "b3", "head_weight", "head_bias")
 
@@ -106,12 +113,22 @@ class ODEClassifier(nn.Module):
 
     # -- the ODE block --------------------------------------------------------------
 
-    def vector_field(self) -> ParametrisedField:
+    def vector_field(self, form: str = "auto") -> ParametrisedField:
         """f(z) for the current weights, for states of shape (members, batch, C*L).
 
-        Build it once per solve: the dense form assembles its matrices here.
+        ``form`` picks the computation: "dense" (banded matrices; 1-D states only),
+        "conv" (grouped convolutions) or "auto" (dense for short sequences, see
+        ``DENSE_LIMIT``). All compute the same function. Build it once per solve:
+        the dense form assembles its matrices here.
         """
-        if self.spatial_dims == 1 and self.hidden_channels * self.state_shape[1] <= DENSE_LIMIT:
+        if form not in FIELD_FORMS:
+            raise ValueError(f"unknown form {form!r}; choose one of {', '.join(FIELD_FORMS)}")
+        if form == "auto":
+            short = self.hidden_channels * self.state_shape[-1] <= DENSE_LIMIT
+            form = "dense" if self.spatial_dims == 1 and short else "conv"
+        if form == "dense":
+            if self.spatial_dims != 1:
+                raise ValueError("the dense form is for 1-D states (C, L) only")
             return self._dense_field()
         return self._conv_field()
 

@@ -5,6 +5,11 @@ model's weights), ``history.csv`` (one row per iteration) and ``metrics.json``. 
 written into a temporary directory and renamed into place, so an interrupted run
 leaves nothing half-written and a finished run is never overwritten.
 
+Beside them, ``scores.json`` memoises the run's accuracy under each test solver it
+has been scored with. Scoring a model under a solver is a pure function of the run,
+so the figures of several notebooks share one evaluation, and a rerun evaluates only
+what is new. It is derived data: deleting it loses nothing but time.
+
 The cache root is the ``NODESTUDY_CACHE`` environment variable, else
 ``$XDG_CACHE_HOME/nodestudy/runs`` (``~/.cache/nodestudy/runs``).
 """
@@ -35,6 +40,7 @@ WEIGHTS_FILE = "weights.pt"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 SNAPSHOTS_FILE = "snapshots.pt"
+SCORES_FILE = "scores.json"
 
 
 def default_cache_root() -> Path:
@@ -91,6 +97,29 @@ class Run:
         if not path.is_file():
             return {}
         return torch.load(path, map_location="cpu", weights_only=True)
+
+    def scores(self) -> dict[str, float]:
+        """Accuracies stored by :meth:`add_scores`, by :func:`score_key`."""
+        path = self.directory / SCORES_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def add_scores(self, scores: dict[str, float]) -> None:
+        """Merge accuracies into the run's memo, replacing the file atomically: a
+        reader never sees half a file. Two writers racing may drop each other's new
+        entries, which costs a recomputation, never a wrong number."""
+        if not scores:
+            return
+        merged = {**self.scores(), **scores}
+        descriptor, staging = tempfile.mkstemp(prefix=".scores-", dir=self.directory)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(merged, file, indent=0, sort_keys=True)
+        os.replace(staging, self.directory / SCORES_FILE)
+
+
+def score_key(split: str, solver: SolverSpec, iteration: int | None = None) -> str:
+    """The memo key of an accuracy: data split, test solver, and the training
+    iteration of the weights (None: the final weights)."""
+    return json.dumps([split, solver.method, solver.steps, solver.tol, iteration])
 
 
 @lru_cache(maxsize=64)

@@ -18,25 +18,32 @@ def reference_field(model, member):
     return layers
 
 
-@pytest.mark.parametrize("length", [1, 2, 5, 80])
-def test_vector_field_equals_the_conv1d_network(length):
-    # length 80 with 32 channels exceeds DENSE_LIMIT, so it uses the grouped-conv path
+@pytest.mark.parametrize("form", ["auto", "dense", "conv"])
+@pytest.mark.parametrize("length", [1, 2, 5, 10, 80])
+def test_vector_field_equals_the_conv1d_network(length, form):
     torch.manual_seed(0)
     model = ODEClassifier.initialised([0, 1, 2], (1, length), 32, 2)
     with torch.no_grad():
         for bias in (model.b1, model.b2, model.b3):
             bias.normal_()
     z = torch.randn(3, 11, length)
-    ours = model.vector_field()(z)
+    ours = model.vector_field(form)(z)
     for member in range(3):
         expected = reference_field(model, member)(z[member].reshape(11, 1, length))
         torch.testing.assert_close(ours[member], expected.reshape(11, length))
 
 
-def test_dense_and_grouped_conv_forms_agree():
-    model = ODEClassifier.initialised([4, 5], (1, 6), 8, 2)
-    z = torch.randn(2, 9, 6)
-    torch.testing.assert_close(model._dense_field()(z), model._conv_field()(z))
+def test_dense_and_grouped_conv_forms_agree_with_several_channels():
+    model = ODEClassifier.initialised([4, 5], (3, 6), 8, 2)
+    z = torch.randn(2, 9, 18)
+    torch.testing.assert_close(model.vector_field("dense")(z), model.vector_field("conv")(z))
+
+
+def test_an_unknown_or_unfit_form_is_refused():
+    with pytest.raises(ValueError, match="unknown form"):
+        ODEClassifier.initialised([0], (1, 2), 4, 2).vector_field("sparse")
+    with pytest.raises(ValueError, match="1-D states"):
+        ODEClassifier.initialised([0], (1, 4, 4), 4, 2).vector_field("dense")
 
 
 def test_kaiming_fan_in_initialisation_and_zero_biases():

@@ -97,16 +97,70 @@ def test_parallel_workers_give_the_same_runs_as_one_process(tmp_path):
         assert one.history()["loss"].tolist() == pytest.approx(other.history()["loss"].tolist())
 
 
-def test_parallel_evaluation_gives_the_same_table(tmp_path):
+def _scored_twice(tmp_path, n_jobs):
+    """Train four runs, copy the cache before any scoring, and score both copies:
+    one serially, one with ``n_jobs`` workers."""
+    import shutil
+
     from nodestudy import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
-    runs = train_runs(configs, cache=RunCache(tmp_path), progress=False)
+    runs = train_runs(configs, cache=RunCache(tmp_path / "a"), progress=False)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    copies = [RunCache(tmp_path / "b").get(c) for c in configs]
 
     def solvers(c):
         return [c.solver, SolverSpec("rk4", 8)]
 
-    serial = accuracy_table(runs, solvers)
-    parallel = accuracy_table(runs, solvers, n_jobs=2)
+    return accuracy_table(runs, solvers), accuracy_table(copies, solvers, n_jobs=n_jobs)
+
+
+def test_parallel_evaluation_gives_the_same_table(tmp_path):
+    serial, parallel = _scored_twice(tmp_path, n_jobs=2)
     assert len(serial) == 8
-    assert serial.equals(parallel)
+    assert serial.drop(columns="run").equals(parallel.drop(columns="run"))
+
+
+def test_scores_are_memoised_in_the_run_and_only_new_solvers_are_computed(tmp_path, monkeypatch):
+    import nodestudy.evaluate
+    from nodestudy import accuracy_table
+
+    configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
+    runs = train_runs(configs, cache=RunCache(tmp_path), progress=False)
+    first = accuracy_table(runs, lambda c: [c.solver])
+
+    computed = []
+    real_accuracy = nodestudy.evaluate.accuracy
+
+    def counted_accuracy(model, x, y, spec, **kwargs):
+        computed.append(spec)
+        return real_accuracy(model, x, y, spec, **kwargs)
+
+    monkeypatch.setattr(nodestudy.evaluate, "accuracy", counted_accuracy)
+    reopened = [RunCache(tmp_path).get(c) for c in configs]
+    again = accuracy_table(reopened, lambda c: [c.solver])
+    assert computed == []
+    assert again.equals(first)
+
+    wider = accuracy_table(reopened, lambda c: [c.solver, SolverSpec("midpoint", 3)])
+    assert computed == [SolverSpec("midpoint", 3)] * 2  # one batched solve per K
+    assert wider[wider.test_method == "euler"].reset_index(drop=True).equals(first)
+
+
+def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
+    import nodestudy.evaluate
+    from nodestudy.evaluate import snapshot_accuracy_table
+
+    (run,) = train_runs([config(iterations=10)], cache=RunCache(tmp_path), progress=False)
+
+    def solvers(run, iteration):
+        return [SolverSpec("euler", 2), SolverSpec("rk4", 4)]
+
+    first = snapshot_accuracy_table([run], solvers)
+    assert sorted(first.iteration.unique()) == sorted(run.snapshots())
+
+    def no_evaluation(*args, **kwargs):
+        raise AssertionError("a memoised score was computed again")
+
+    monkeypatch.setattr(nodestudy.evaluate, "accuracy", no_evaluation)
+    assert snapshot_accuracy_table([run], solvers).equals(first)
