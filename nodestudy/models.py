@@ -34,8 +34,8 @@ from .solvers import ParametrisedField
 
 #: Use dense matrices while hidden_channels * length is at most this. Measured on a
 #: 2-core CPU with 32 hidden channels (``benchmarks/field_speed.py``): dense is
-#: 2.5-4x faster than grouped conv1d at lengths 2-4, still faster at 6, and slower
-#: from 8 on (1.3x slower at 10, the 10-d sphere).
+#: 2-4.7x faster than grouped conv1d at lengths 2-4, 1.3x at 6, and slower from 8
+#: on (1.1-1.3x slower at 10, the 10-d sphere, over repeated runs).
 DENSE_LIMIT = 192
 
 FIELD_FORMS = ("auto", "dense", "conv")
