@@ -1,5 +1,6 @@
 """The sizes of the study: ``smoke`` (seconds, for tests), ``quick`` (the default of
-``make figures``: minutes on two CPU cores) and ``paper`` (the paper's sizes).
+``make figures``: 50 minutes on two CPU cores, at sizes where the study's
+effects show) and ``paper`` (the paper's sizes).
 
 Profiles only change numbers; every profile runs the same code. Notebooks take a
 profile name and optional overrides, so ``papermill -p iterations 5000`` works.
