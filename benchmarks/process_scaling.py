@@ -12,17 +12,10 @@ own ensemble of seeds) with each worker count, alternately, in one run. Usage:
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
+
+from train_speed import seconds_to_train
 
 import nodestudy as ns
-
-
-def seconds_to_train(configs: list[ns.TrainConfig], n_jobs: int) -> float:
-    with tempfile.TemporaryDirectory() as cache:
-        started = time.perf_counter()
-        ns.train_runs(configs, cache=ns.RunCache(cache), n_jobs=n_jobs, progress=False)
-        return time.perf_counter() - started
 
 
 def main() -> None:

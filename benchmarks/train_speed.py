@@ -109,6 +109,11 @@ def nodestudy_trainer(steps: int, iterations: int, seeds: list[int], n_jobs: int
             ns.TrainConfig(data, ns.SolverSpec("euler", steps), iterations=iterations, seed=s)
             for s in seeds[job::n_jobs]
         ]
+    return seconds_to_train(configs, n_jobs)
+
+
+def seconds_to_train(configs: list[ns.TrainConfig], n_jobs: int) -> float:
+    """Wall time of ``train_runs`` on the configs, into a fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
         ns.train_runs(configs, cache=ns.RunCache(cache), n_jobs=n_jobs, progress=False)

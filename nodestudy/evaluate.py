@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -112,30 +113,49 @@ def _snapshot_rows(
     task: tuple[Run, dict[int, list[SolverSpec]]], *, split: str, device: str | torch.device
 ) -> list[dict]:
     run, solvers_by_iteration = task
-    known = run.scores()
-    new: dict[str, float] = {}
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def snapshot_model(iteration: int) -> ODEClassifier:
+        if not snapshots:  # read the file only if some score is not memoised
+            snapshots.update(run.snapshots())
+        return load_ensemble([run], device=device, weights=[snapshots[iteration]])
+
+    labels = run_labels(run)
     rows = []
     for iteration, solvers in sorted(solvers_by_iteration.items()):
-        missing = [spec for spec in solvers if score_key(split, spec, iteration) not in known]
-        if missing:
-            x, y = load_dataset(run.config.data).split(split)
-            snapshots = snapshots or run.snapshots()
-            model = load_ensemble([run], device=device, weights=[snapshots[iteration]])
-            for spec in missing:
-                new[score_key(split, spec, iteration)] = accuracy(model, x, y, spec).item()
-        for spec in solvers:
-            key = score_key(split, spec, iteration)
-            rows.append(
-                {
-                    **run_labels(run),
-                    "iteration": iteration,
-                    **_solver_columns(spec),
-                    "accuracy": new.get(key, known.get(key)),
-                }
-            )
-    run.add_scores(new)
+        load = partial(snapshot_model, iteration)
+        (scores,) = _memoised_scores([run], solvers, split, iteration, load)
+        rows += [
+            {**labels, "iteration": iteration, **_solver_columns(spec), "accuracy": scores[spec]}
+            for spec in solvers
+        ]
     return rows
+
+
+def _memoised_scores(
+    members: Sequence[Run],
+    solvers: Sequence[SolverSpec],
+    split: str,
+    iteration: int | None,
+    load_model: Callable[[], ODEClassifier],
+) -> list[dict[SolverSpec, float]]:
+    """Each member's accuracy under every solver, from the runs' memo; a solver some
+    member lacks is scored for all members in one batched solve (the model, with the
+    members stacked, is loaded only then) and memoised."""
+    known = [run.scores() for run in members]
+    keys = {spec: score_key(split, spec, iteration) for spec in solvers}
+    missing = [spec for spec in solvers if any(keys[spec] not in scores for scores in known)]
+    if missing:
+        x, y = load_dataset(members[0].config.data).split(split)
+        model = load_model()
+        new: list[dict[str, float]] = [{} for _ in members]
+        for spec in missing:
+            for member_new, score in zip(new, accuracy(model, x, y, spec).tolist()):
+                member_new[keys[spec]] = score
+        for run, scores, member_new in zip(members, known, new):
+            run.add_scores(member_new)
+            scores.update(member_new)
+    return [{spec: scores[keys[spec]] for spec in solvers} for scores in known]
 
 
 def _solver_columns(spec: SolverSpec) -> dict:
@@ -202,28 +222,16 @@ def accuracy_table(
 def _group_rows(
     task: tuple[list[Run], list[SolverSpec]], *, split: str, device: str | torch.device
 ) -> list[dict]:
-    """Scores of a group's members under each solver: from the runs' memo where every
-    member has one, else computed for the whole group in one batched solve."""
     members, solvers = task
-    scores = [run.scores() for run in members]
-    missing = [
-        spec for spec in solvers if any(score_key(split, spec) not in known for known in scores)
-    ]
-    if missing:
-        x, y = load_dataset(members[0].config.data).split(split)
-        model = load_ensemble(members, device=device)
-        new: list[dict[str, float]] = [{} for _ in members]
-        for spec in missing:
-            for member_new, score in zip(new, accuracy(model, x, y, spec).tolist()):
-                member_new[score_key(split, spec)] = score
-        for run, known, member_new in zip(members, scores, new):
-            run.add_scores(member_new)
-            known.update(member_new)
+    scores = _memoised_scores(
+        members, solvers, split, None, lambda: load_ensemble(members, device=device)
+    )
+    labels = [run_labels(run) for run in members]
     rows = []
     for spec in solvers:
         rows += [
-            {**run_labels(run), **_solver_columns(spec), "accuracy": known[score_key(split, spec)]}
-            for run, known in zip(members, scores)
+            {**label, **_solver_columns(spec), "accuracy": member_scores[spec]}
+            for label, member_scores in zip(labels, scores)
         ]
     return rows
 
