@@ -12,12 +12,13 @@ Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 
 from .analysis import critical_steps, reference_drop
 from .config import DataConfig, ModelConfig, TrainConfig
+from .core.crossings import count_crossings
+from .core.errors import NodestudyError, TrainingDiverged
+from .core.solvers import SolverSpec, solve
 from .data import Dataset, load_dataset
-from .errors import NodestudyError, TrainingDiverged
-from .evaluate import accuracy, accuracy_table, count_crossings, trajectories
+from .evaluate import accuracy, accuracy_table, trajectories
 from .models import ODEClassifier
 from .runs import Run, RunCache, load_ensemble, open_run
-from .solvers import SolverSpec, solve
 from .sweep import train_runs
 
 __all__ = [

@@ -31,11 +31,11 @@ from .config import (
     ToleranceAdaptation,
     TrainConfig,
 )
+from .core.errors import NodestudyError
+from .core.solvers import FIXED_STEP_METHODS, SolverSpec, VectorField
 from .data import EpochBatches, load_dataset
-from .errors import NodestudyError
 from .evaluate import accuracy_with_nfe
 from .models import ODEClassifier, member_generators
-from .solvers import FIXED_STEP_METHODS, SolverSpec, VectorField
 
 # -- the rule's arithmetic --------------------------------------------------------------
 
@@ -70,10 +70,11 @@ def initial_step_size(field: VectorField, z0: Tensor, order: int) -> float:
     ODEs I, p. 169), with mean absolute values as the norm; at most 1 (the whole
     interval)."""
     with torch.no_grad():
-        f0 = field(z0)
+        t0 = torch.zeros((), dtype=z0.dtype, device=z0.device)
+        f0 = field(t0, z0)
         d0, d1 = z0.abs().mean().item(), f0.abs().mean().item()
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
-        f1 = field(z0 + h0 * f0)
+        f1 = field(t0 + h0, z0 + h0 * f0)
         d2 = (f1 - f0).abs().mean().item() / h0
     scale = max(d1, d2)
     h1 = max(1e-6, h0 * 1e-3) if scale <= 1e-15 else (0.01 / scale) ** (1.0 / (order + 1))

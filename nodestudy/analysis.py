@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .solvers import SolverSpec
+from .core.solvers import SolverSpec
 
 RUN_COLUMNS = ["data", "train_method", "train_steps", "seed"]
 

@@ -21,11 +21,11 @@ from .config import (
     ToleranceAdaptation,
     TrainConfig,
 )
+from .core.errors import NodestudyError, TrainingDiverged
+from .core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from .data import load_dataset
-from .errors import NodestudyError, TrainingDiverged
 from .evaluate import accuracy
 from .runs import RunCache, open_run
-from .solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from .sweep import train_runs
 
 

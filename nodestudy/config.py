@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import NodestudyError
-from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec
+from .core.errors import NodestudyError
+from .core.solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec
 
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
 RESULTS_VERSION = 1
@@ -245,6 +245,7 @@ class TrainConfig:
         """Plain data; optional features that are off are left out, so adding one to
         the package does not change the keys of existing runs."""
         values = dataclasses.asdict(self)
+        values["solver"] = self.solver.to_dict()
         if values["adaptation"] is None:
             del values["adaptation"]
         if values["gradient"] == "backprop":

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from . import images
 from .config import DataConfig
-from .errors import NodestudyError
+from .core.errors import NodestudyError
 
 #: (r_min, r_max, label, share of the points) for each band.
 SPHERE_BANDS: tuple[tuple[float, float, int, float], ...] = (

@@ -12,33 +12,31 @@ import torch
 from torch import Tensor
 
 from .config import TrainConfig
+from .core import scoring
+from .core.solvers import SolverSpec, solve
 from .data import load_dataset
 from .models import ODEClassifier
 from .parallel import parallel_map
 from .runs import Run, load_ensemble, score_key
-from .solvers import SolverSpec, solve
 
 
-@torch.no_grad()
 def accuracy_with_nfe(
     model: ODEClassifier, x: Tensor, y: Tensor, solver: SolverSpec, *, chunk_size: int = 4096
 ) -> tuple[Tensor, int]:
     """Fraction of (x, y) each member classifies correctly (correct / len(y)), and the
-    vector-field evaluations that took (summed over chunks of ``chunk_size``).
-
-    Returns a tensor of shape (members,) and an int. The data are shared by all members.
-    """
+    vector-field evaluations that took (summed over chunks of ``chunk_size``): the
+    core's scoring (:func:`nodestudy.core.scoring.accuracy_with_nfe`) applied to the
+    ensemble. Returns a tensor of shape (members,) and an int."""
     device = model.w1.device
-    correct = torch.zeros(model.n_members, device=device)
-    nfe = 0
-    for start in range(0, len(y), chunk_size):
-        xb = x[start : start + chunk_size].to(device)
-        yb = y[start : start + chunk_size].to(device)
-        solution = solve(model.vector_field(), model.flatten_inputs(xb), solver)
-        predictions = model.classify(solution.final).argmax(-1)
-        correct += (predictions == yb).sum(dim=1)
-        nfe += solution.nfe
-    return (correct / len(y)).cpu(), nfe
+    return scoring.accuracy_with_nfe(
+        model.vector_field(),
+        x,
+        y,
+        solver,
+        head=model.classify,
+        encode=lambda xb: model.flatten_inputs(xb.to(device)),
+        chunk_size=chunk_size,
+    )
 
 
 def accuracy(
@@ -73,21 +71,6 @@ def test_solver_grid(
     """Every method at every scaled step count (Figure 4's test configurations)."""
     steps = scaled_steps(train_steps, factors)
     return [SolverSpec(method, k) for method, k in itertools.product(methods, steps)]
-
-
-def count_crossings(paths: np.ndarray) -> int:
-    """Pairs of trajectories whose polylines intersect.
-
-    ``paths`` has shape (N, grid points, 2): discrete trajectories in a 2-D phase
-    space. Orbits of an autonomous ODE never meet, so a crossing pair shows that the
-    trained discrete map is not an ODE flow.
-    """
-    import shapely
-
-    lines = shapely.linestrings(np.ascontiguousarray(paths, dtype=float))
-    tree = shapely.STRtree(lines)
-    left, right = tree.query(lines, predicate="intersects")
-    return int(np.count_nonzero(left < right))
 
 
 def snapshot_accuracy_table(

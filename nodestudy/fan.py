@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import NodestudyError
+from .core.errors import NodestudyError
 
 
 @dataclass(frozen=True)

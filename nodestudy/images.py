@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import NodestudyError
+from .core.errors import NodestudyError
 
 #: Environment variable naming the directory that holds MNIST / CIFAR10 files.
 DATA_ENV = "NODESTUDY_DATA"

@@ -23,14 +23,15 @@ of the length: ``benchmarks/field_speed.py`` measured where the two cross.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .solvers import ParametrisedField
+from .core.solvers import ParametrisedField, Solution, SolverSpec, solve
 
 #: Use dense matrices while hidden_channels * length is at most this. Measured on a
 #: 2-core CPU with 32 hidden channels (``benchmarks/field_speed.py``): dense is
@@ -41,6 +42,15 @@ DENSE_LIMIT = 192
 FIELD_FORMS = ("auto", "dense", "conv")
 
 PARAMETER_NAMES = ("w1", "b1", "w2", "b2", "w3", "b3", "head_weight", "head_bias")
+
+
+@dataclass(frozen=True)
+class MemberODE:
+    """One trained member as torchdiffeq users write models: ``func(t, z)`` and
+    ``head(z_T) -> logits`` on states of the inputs' shape."""
+
+    func: Callable[[Tensor, Tensor], Tensor]
+    head: Callable[[Tensor], Tensor]
 
 
 def member_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
@@ -150,7 +160,7 @@ class ODEClassifier(nn.Module):
         bias2 = self.b2.repeat_interleave(length, dim=1).unsqueeze(1)
         bias3 = self.b3.repeat_interleave(length, dim=1).unsqueeze(1)
 
-        def field(z: Tensor) -> Tensor:
+        def field(t: Tensor, z: Tensor) -> Tensor:
             hidden = torch.relu(torch.baddbmm(bias1, z, m1))
             hidden = torch.relu(torch.baddbmm(bias2, hidden, m2))
             return torch.baddbmm(bias3, hidden, m3)
@@ -165,7 +175,7 @@ class ODEClassifier(nn.Module):
         w2, b2 = self.w2.reshape(s * h, *self.w2.shape[2:]), self.b2.reshape(-1)
         w3, b3 = self.w3.reshape(s * c, *self.w3.shape[2:]), self.b3.reshape(-1)
 
-        def field(z: Tensor) -> Tensor:
+        def field(t: Tensor, z: Tensor) -> Tensor:
             # members become groups of channels: (batch, members * C, *spatial)
             batch = z.shape[1]
             x = z.reshape(s, batch, c, *spatial).transpose(0, 1).reshape(batch, s * c, *spatial)
@@ -192,6 +202,35 @@ class ODEClassifier(nn.Module):
     def classify(self, z_final: Tensor) -> Tensor:
         """Logits (members, batch, classes) from the end states of the ODE block."""
         return torch.baddbmm(self.head_bias.unsqueeze(1), z_final, self.head_weight.transpose(1, 2))
+
+    def solve(self, x: Tensor, solver: SolverSpec) -> Solution:
+        """The ODE block from inputs (batch, *state_shape): end states of shape
+        (members, batch, state_size), through the core's solver."""
+        return solve(self.vector_field(), self.flatten_inputs(x), solver)
+
+    def forward(self, x: Tensor, solver: SolverSpec) -> Tensor:
+        """Logits (members, batch, classes) of inputs under ``solver``."""
+        return self.classify(self.solve(x, solver).final)
+
+    logits = forward
+
+    def member_ode(self, member: int = 0) -> MemberODE:
+        """One member as a plain Neural ODE in torchdiffeq's conventions: ``func(t, z)``
+        and ``head(z)`` on states shaped like the inputs (batch, *state_shape), as a
+        user would write it. Its weights are those of now; it does not train."""
+        single = ODEClassifier.from_member_states(
+            [self.member_state(member)], self.state_shape, self.hidden_channels, self.n_classes
+        ).to(self.w1.device)
+        field = single.vector_field()
+        shape = self.state_shape
+
+        def func(t: Tensor, z: Tensor) -> Tensor:
+            return field(t, z.reshape(1, len(z), -1)).reshape(len(z), *shape)
+
+        def head(z: Tensor) -> Tensor:
+            return single.classify(z.reshape(1, len(z), -1))[0]
+
+        return MemberODE(func, head)
 
     # -- members --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from .solvers import SolverSpec
+from .core.solvers import SolverSpec
 
 CLASS_COLOURS = ("#1f77b4", "#d62728")  # class 0 blue, class 1 red
 METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
@@ -431,5 +431,49 @@ def plot_tolerance_sweep(
     ax.set_title("cost of a training solve", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_check_verdicts(checks: pd.DataFrame, critical_steps: float | None = None) -> Figure:
+    """The validity check of every run of a sweep: one cell per training K (columns)
+    and seed (rows), coloured by verdict, with the accuracy drop to the reference and
+    its interval; the sweep's critical K (from mean drops) marked."""
+    ks = sorted(checks.train_steps.unique())
+    seeds = sorted(checks.seed.unique())
+    colours = {"valid": "#c8e6c9", "invalid": "#ffcdd2", "inconclusive": "#fff0b3"}
+    fig, ax = plt.subplots(figsize=(1.15 * len(ks) + 1.5, 0.75 * len(seeds) + 1.6))
+    for _, row in checks.iterrows():
+        x, y = ks.index(row.train_steps), seeds.index(row.seed)
+        ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colours[row.verdict]))
+        ax.text(
+            x,
+            y,
+            f"{row.verdict}\n{row.difference:.3f}\n[{row.difference_low:.3f}, "
+            f"{row.difference_high:.3f}]",
+            ha="center",
+            va="center",
+            fontsize=6.5,
+        )
+    if critical_steps is not None and not np.isnan(critical_steps) and critical_steps in ks:
+        ax.axvline(ks.index(critical_steps) - 0.5, color="black", ls="--", lw=1.2)
+        ax.text(
+            ks.index(critical_steps) - 0.45,
+            -0.45,
+            f"the sweep's critical K={critical_steps:g} (mean drop)",
+            fontsize=7,
+            va="bottom",
+        )
+    ax.set_xlim(-0.5, len(ks) - 0.5)
+    ax.set_ylim(-0.5, len(seeds) - 0.5)
+    ax.set_xticks(range(len(ks)), [f"{k:g}" for k in ks])
+    ax.set_yticks(range(len(seeds)), [f"seed {s}" for s in seeds])
+    ax.set_xlabel("training steps K (h = 1/K)")
+    limit = checks.limit.iloc[0]
+    ax.set_title(
+        "check_ode per run: verdict, accuracy drop to the verified reference "
+        f"[95% interval]; limit ±{limit:g}",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig

@@ -21,10 +21,10 @@ from .config import (
     ToleranceAdaptation,
     TrainConfig,
 )
-from .errors import NodestudyError
+from .core.errors import NodestudyError
+from .core.solvers import SolverSpec
 from .evaluate import test_solver_grid
 from .runs import Run
-from .solvers import SolverSpec
 
 
 def powers_of_two(largest: int) -> tuple[int, ...]:
@@ -329,3 +329,30 @@ def _with_overrides(profiles: dict[str, Any], profile: str, overrides: dict[str,
         if value is not None
     }
     return dataclasses.replace(profiles[profile], **changes)
+
+
+@dataclass(frozen=True)
+class CheckStudy:
+    """The ``check_your_model`` notebook: a coarse (euler) and a fine textbook model
+    trained on rings with torchdiffeq in a plain loop, then checked."""
+
+    n_train: int
+    n_test: int
+    iterations: int
+    coarse_step: float = 0.5
+    fine_method: str = "rk4"
+    fine_step: float = 1 / 32
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+
+CHECK_PROFILES: dict[str, CheckStudy] = {
+    "smoke": CheckStudy(n_train=400, n_test=200, iterations=20),
+    "quick": CheckStudy(n_train=2000, n_test=1000, iterations=1000),
+    "paper": CheckStudy(n_train=2000, n_test=1000, iterations=3000),
+}
+
+
+def check_study(profile: str, **overrides: Any) -> CheckStudy:
+    """A profile's settings with the overrides that are not None applied."""
+    return _with_overrides(CHECK_PROFILES, profile, overrides)

@@ -30,10 +30,10 @@ import pandas as pd
 import torch
 
 from .config import TrainConfig
+from .core.errors import NodestudyError
+from .core.solvers import SolverSpec
 from .data import load_dataset
-from .errors import NodestudyError
 from .models import ODEClassifier
-from .solvers import SolverSpec
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"

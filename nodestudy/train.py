@@ -20,12 +20,12 @@ from tqdm.auto import tqdm
 
 from .adapt import controller_for
 from .config import TrainConfig
+from .core.errors import NodestudyError
+from .core.solvers import AdjointSolution, Solution, solve, solve_adjoint
 from .data import EpochBatches, load_dataset
-from .errors import NodestudyError
 from .evaluate import accuracy
 from .models import ODEClassifier, member_generators
 from .runs import TrainedMember
-from .solvers import AdjointSolution, Solution, solve, solve_adjoint
 
 #: How often (in iterations) the loss is checked for NaN; checking every iteration
 #: would force a host sync on accelerators.

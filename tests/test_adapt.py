@@ -5,7 +5,7 @@ import pytest
 import torch
 from test_cli import nodestudy
 
-from nodestudy import DataConfig, SolverSpec, TrainConfig, accuracy, load_dataset
+from nodestudy import DataConfig, NodestudyError, SolverSpec, TrainConfig, accuracy, load_dataset
 from nodestudy.adapt import (
     StepSizeController,
     check_step_size,
@@ -16,7 +16,6 @@ from nodestudy.adapt import (
     steps_for,
 )
 from nodestudy.config import StepAdaptation, ToleranceAdaptation
-from nodestudy.errors import NodestudyError
 from nodestudy.sweep import train_runs
 
 RULE = StepAdaptation()
@@ -64,14 +63,14 @@ def test_controller_grows_the_step_while_solvers_agree():
 
 def test_initial_step_heuristic_on_a_linear_field():
     # f(z) = 2 z from z0 = 1: d0 = 1, d1 = 2, h0 = 0.005, d2 = 4, h1 = (0.01/4)^(1/(p+1))
-    def field(z):
+    def field(t, z):
         return 2 * z
 
     z0 = torch.ones(1, 5, 2)
     assert initial_step_size(field, z0, order=1) == pytest.approx(0.05)
     assert initial_step_size(field, z0, order=4) == pytest.approx(0.0025**0.2)
     # a nearly constant field: 100 h0 is the binding limit, capped at the interval
-    assert initial_step_size(lambda z: torch.full_like(z, 1e-3), z0, order=1) == 1.0
+    assert initial_step_size(lambda t, z: torch.full_like(z, 1e-3), z0, order=1) == 1.0
 
 
 def test_adaptation_shrinks_the_step_of_a_model_trained_at_one_step(cache_dir):

@@ -152,7 +152,7 @@ def test_digits_config_defaults():
 def test_image_vector_field_is_the_papers_conv2d_stack_for_every_member():
     model = ODEClassifier.initialised([0, 1], (3, 5, 6), hidden_channels=4, n_classes=10)
     z = torch.randn(2, 7, 3 * 5 * 6)
-    out = model.vector_field()(z)
+    out = model.vector_field()(None, z)
     for member in range(2):
         w = model.member_state(member)
         x = z[member].reshape(7, 3, 5, 6)

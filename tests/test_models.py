@@ -27,7 +27,7 @@ def test_vector_field_equals_the_conv1d_network(length, form):
         for bias in (model.b1, model.b2, model.b3):
             bias.normal_()
     z = torch.randn(3, 11, length)
-    ours = model.vector_field(form)(z)
+    ours = model.vector_field(form)(None, z)
     for member in range(3):
         expected = reference_field(model, member)(z[member].reshape(11, 1, length))
         torch.testing.assert_close(ours[member], expected.reshape(11, length))
@@ -36,7 +36,9 @@ def test_vector_field_equals_the_conv1d_network(length, form):
 def test_dense_and_grouped_conv_forms_agree_with_several_channels():
     model = ODEClassifier.initialised([4, 5], (3, 6), 8, 2)
     z = torch.randn(2, 9, 18)
-    torch.testing.assert_close(model.vector_field("dense")(z), model.vector_field("conv")(z))
+    torch.testing.assert_close(
+        model.vector_field("dense")(None, z), model.vector_field("conv")(None, z)
+    )
 
 
 def test_an_unknown_or_unfit_form_is_refused():

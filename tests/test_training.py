@@ -12,9 +12,9 @@ from nodestudy import (
     accuracy,
     load_dataset,
 )
+from nodestudy.core.solvers import solve, solve_adjoint
 from nodestudy.data import EpochBatches
 from nodestudy.models import ODEClassifier
-from nodestudy.solvers import solve, solve_adjoint
 from nodestudy.sweep import train_runs
 from nodestudy.train import train_ensemble
 

@@ -1,0 +1,29 @@
+"""The model-agnostic core of nodestudy: it knows nothing of the study.
+
+It works on any Neural ODE written in torchdiffeq's conventions: a vector field
+``func(t, z)``, an optional ``encode(x) -> z0`` and ``head(z_T) -> logits``, and a
+solver named by ``method``, ``options``, ``rtol`` and ``atol``.
+
+- :mod:`.solvers`: solving, solver specs, torchdiffeq's terms and grids;
+- :mod:`.scoring`: end states, predictions and accuracy under a solver;
+
+Nothing here imports the study layer (data, the paper's model, the run cache,
+sweeps, profiles, plots); ``tests/test_layers.py`` keeps it so.
+"""
+
+from .errors import NodestudyError, TrainingDiverged
+from .scoring import EndStates, accuracy_with_nfe, predictions, solved_chunks
+from .solvers import METHODS, Solution, SolverSpec, solve
+
+__all__ = [
+    "METHODS",
+    "EndStates",
+    "NodestudyError",
+    "Solution",
+    "SolverSpec",
+    "TrainingDiverged",
+    "accuracy_with_nfe",
+    "predictions",
+    "solve",
+    "solved_chunks",
+]
