@@ -3,6 +3,7 @@
 A reproducible rebuild of Ott et al., "ResNet After All? Neural ODEs and Their
 Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 
+- :func:`check_ode`: is a trained Neural ODE (any torchdiffeq-style model) an ODE?
 - :class:`TrainConfig`, :class:`DataConfig`, :class:`SolverSpec`: what a run is;
 - :func:`train_runs`: train configs (or load them from the cache);
 - :func:`accuracy`, :func:`accuracy_table`: score models under any solver;
@@ -12,6 +13,8 @@ Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 
 from .analysis import critical_steps, reference_drop
 from .config import DataConfig, ModelConfig, TrainConfig
+from .core.check import check_ode
+from .core.check_report import OdeCheck
 from .core.crossings import count_crossings
 from .core.errors import NodestudyError, TrainingDiverged
 from .core.solvers import SolverSpec, solve
@@ -27,6 +30,7 @@ __all__ = [
     "ModelConfig",
     "NodestudyError",
     "ODEClassifier",
+    "OdeCheck",
     "Run",
     "RunCache",
     "SolverSpec",
@@ -34,6 +38,7 @@ __all__ = [
     "TrainingDiverged",
     "accuracy",
     "accuracy_table",
+    "check_ode",
     "count_crossings",
     "critical_steps",
     "load_dataset",

@@ -1,4 +1,4 @@
-"""Command line: ``nodestudy train`` and ``nodestudy evaluate``.
+"""Command line: ``nodestudy train``, ``nodestudy evaluate`` and ``nodestudy check``.
 
 Bad input exits with status 2 and one line saying what is wrong and how to fix it.
 """
@@ -9,9 +9,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from .adapt import start_from_heuristic
+from .checks import check_run
 from .config import (
     DEFAULT_TEST_METHOD,
     Adaptation,
@@ -98,7 +100,31 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=("test", "train"))
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    check = commands.add_parser(
+        "check", help="is a stored run's model an ODE? (validity check, see check_ode)"
+    )
+    check.add_argument("run", help="a run directory, as printed by `nodestudy train`")
+    check.add_argument("--split", default="test", choices=("test", "train"))
+    check.add_argument(
+        "--drop-limit", type=float, default=0.03, help="accuracy drop that matters in practice"
+    )
+    check.add_argument(
+        "--confidence", type=float, default=0.95, help="level of the paired interval"
+    )
+    check.add_argument("--device", default="cpu")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _check(args: argparse.Namespace) -> dict:
+    result = check_run(
+        open_run(args.run),
+        split=args.split,
+        device=args.device,
+        drop_limit=args.drop_limit,
+        confidence=args.confidence,
+    )
+    return {"run": str(Path(args.run)), **result.to_dict()}
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -201,8 +227,9 @@ def _evaluate(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    commands = {"train": _train, "evaluate": _evaluate, "check": _check}
     try:
-        result = _train(args) if args.command == "train" else _evaluate(args)
+        result = commands[args.command](args)
     except NodestudyError as error:
         print(f"nodestudy: error: {error}", file=sys.stderr)
         return 2
@@ -210,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nodestudy: interrupted; finished runs are kept in the cache", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
+    elif args.command == "check":
+        print(f"{result['run']}: {result['verdict']}")
+        for reason in result["reasons"]:
+            print(f"  - {reason}")
     else:
         for key, value in result.items():
             print(f"{key:>16}: {value}")

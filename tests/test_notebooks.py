@@ -50,6 +50,12 @@ EXPECTED_OUTPUTS = {
         "fig5_digits_snapshots.csv",
         "fig5_digits.json",
     ],
+    "check_your_model": [
+        "check_textbook.png",
+        "check_textbook.pdf",
+        "check_textbook.json",
+        "check_textbook_tables.csv",
+    ],
     "fan": ["fig3_fan.png", "fig3_fan.pdf", "fig3_fan.json", "fig3_fan_separability.csv"],
     "sphere_fine_vs_coarse": [
         "fig1_sphere2_fine_vs_coarse.png",

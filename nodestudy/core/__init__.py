@@ -6,11 +6,15 @@ solver named by ``method``, ``options``, ``rtol`` and ``atol``.
 
 - :mod:`.solvers`: solving, solver specs, torchdiffeq's terms and grids;
 - :mod:`.scoring`: end states, predictions and accuracy under a solver;
+- :mod:`.check`: :func:`check_ode`, is a trained model an ODE?
+- :mod:`.stats`, :mod:`.preflight`, :mod:`.crossings`: what the check rests on.
 
 Nothing here imports the study layer (data, the paper's model, the run cache,
 sweeps, profiles, plots); ``tests/test_layers.py`` keeps it so.
 """
 
+from .check import check_ode
+from .check_report import OdeCheck
 from .errors import NodestudyError, TrainingDiverged
 from .scoring import EndStates, accuracy_with_nfe, predictions, solved_chunks
 from .solvers import METHODS, Solution, SolverSpec, solve
@@ -19,10 +23,12 @@ __all__ = [
     "METHODS",
     "EndStates",
     "NodestudyError",
+    "OdeCheck",
     "Solution",
     "SolverSpec",
     "TrainingDiverged",
     "accuracy_with_nfe",
+    "check_ode",
     "predictions",
     "solve",
     "solved_chunks",

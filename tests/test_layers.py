@@ -1,0 +1,37 @@
+"""The core imports nothing from the study layer: imports run one way."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent.parent / "nodestudy"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Modules a file imports, relative imports resolved against the package."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                names.add(".".join([*base, node.module] if node.module else base))
+            else:
+                names.add(node.module)
+    return names
+
+
+def test_the_core_imports_only_itself_and_third_party_packages():
+    core = sorted((PACKAGE / "core").glob("*.py"))
+    assert len(core) >= 8
+    for path in core:
+        ours = {name for name in imported_modules(path) if name.split(".")[0] == "nodestudy"}
+        outside = {name for name in ours if not name.startswith("nodestudy.core")}
+        assert not outside, f"{path.name} imports the study layer: {sorted(outside)}"
+
+
+def test_the_resolver_sees_relative_imports():
+    names = imported_modules(PACKAGE / "core" / "check.py")
+    assert "nodestudy.core.solvers" in names and "torch" in names
