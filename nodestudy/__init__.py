@@ -4,6 +4,8 @@ A reproducible rebuild of Ott et al., "ResNet After All? Neural ODEs and Their
 Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 
 - :func:`check_ode`: is a trained Neural ODE (any torchdiffeq-style model) an ODE?
+- :class:`StepSizeAdapter`, :class:`ToleranceAdapter`: adapt the training solver in any
+  training loop so that the model stays an ODE;
 - :class:`TrainConfig`, :class:`DataConfig`, :class:`SolverSpec`: what a run is;
 - :func:`train_runs`: train configs (or load them from the cache);
 - :func:`accuracy`, :func:`accuracy_table`: score models under any solver;
@@ -13,6 +15,7 @@ Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 
 from .analysis import critical_steps, reference_drop
 from .config import DataConfig, ModelConfig, TrainConfig
+from .core.adapters import StepSizeAdapter, ToleranceAdapter
 from .core.check import check_ode
 from .core.check_report import OdeCheck
 from .core.crossings import count_crossings
@@ -34,6 +37,8 @@ __all__ = [
     "Run",
     "RunCache",
     "SolverSpec",
+    "StepSizeAdapter",
+    "ToleranceAdapter",
     "TrainConfig",
     "TrainingDiverged",
     "accuracy",

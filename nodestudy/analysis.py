@@ -98,15 +98,14 @@ def grid_vs_adaptation(
     grid_runs: pd.DataFrame,
     grid_drops: pd.DataFrame,
     critical_k: float,
-    adapted_runs: pd.DataFrame,
-    adapted_reference: pd.DataFrame,
+    adapted: pd.DataFrame,
 ) -> pd.DataFrame:
     """Table 1: the grid search's critical K and its two neighbours against the
     step-size adaptation.
 
-    ``grid_runs`` / ``adapted_runs`` are :func:`nodestudy.evaluate.runs_frame` tables,
-    ``grid_drops`` a :func:`reference_drop` of the grid, ``adapted_reference`` an
-    accuracy table of the adapted runs under the reference solver. NFE are forward
+    ``grid_runs`` is a :func:`nodestudy.evaluate.runs_frame` table, ``grid_drops`` a
+    :func:`reference_drop` of the grid, ``adapted`` a runs_frame of the adapted runs
+    with their ``reference_accuracy``. NFE are forward
     evaluations per training iteration, the adaptation's checks included. Training
     time is seconds per seed; the grid search's total is every K of the grid, the
     price of finding the critical K.
@@ -131,17 +130,16 @@ def grid_vs_adaptation(
                     "seeds": len(drops),
                 }
             )
-    merged = adapted_runs.merge(adapted_reference[["run", "accuracy"]], on="run")
     rows.append(
         {
             "method": "step adaptation",
-            "nfe_per_iteration": float(merged.nfe_forward.mean()),
-            "steps": "final " + ", ".join(str(k) for k in merged.final_steps),
-            "accuracy_training_solver": _mean_std(merged.test_accuracy),
-            "accuracy_reference": _mean_std(merged.accuracy),
-            "train_seconds_per_seed": float(merged.train_seconds.mean()),
+            "nfe_per_iteration": float(adapted.nfe_forward.mean()),
+            "steps": "final " + ", ".join(str(k) for k in adapted.final_steps),
+            "accuracy_training_solver": _mean_std(adapted.test_accuracy),
+            "accuracy_reference": _mean_std(adapted.reference_accuracy),
+            "train_seconds_per_seed": float(adapted.train_seconds.mean()),
             "grid_total_seconds_per_seed": np.nan,
-            "seeds": len(merged),
+            "seeds": len(adapted),
         }
     )
     return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ Bad input exits with status 2 and one line saying what is wrong and how to fix i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from .config import (
     ToleranceAdaptation,
     TrainConfig,
 )
+from .core.adaptation_rules import NAMED_RULES
 from .core.errors import NodestudyError, TrainingDiverged
 from .core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from .data import load_dataset
@@ -75,23 +77,34 @@ def _build_parser() -> argparse.ArgumentParser:
         "adaptation",
         "--adapt adapts the step size (fixed-step solvers; without --steps the start comes "
         "from the starting-step heuristic) or the tolerance (adaptive solvers; --tol is the "
-        "start, default 1e-6) during training. Defaults are the paper's constants.",
+        "start, default 1e-6) during training. --rule picks the paper's rule (default) or a "
+        "variant (probe, paired, flips; see the README); the other options override it.",
     )
     adapt.add_argument("--adapt", action="store_true", help="adapt the training solver")
+    adapt.add_argument("--rule", default="paper", choices=tuple(NAMED_RULES), help="named rule")
     adapt.add_argument(
         "--test-solver",
         help="solver of smaller error (default: euler->midpoint, "
         "midpoint->rk4, fehlberg2->dopri5, dopri5->dopri5)",
     )
-    adapt.add_argument("--check-every", type=int, default=50, help="iterations between checks")
-    adapt.add_argument("--threshold", type=float, default=0.1, help="accuracy disagreement")
-    adapt.add_argument("--shrink", type=float, default=0.5, help="factor on disagreement")
-    adapt.add_argument("--grow", type=float, default=1.1, help="factor tried on agreement")
-    adapt.add_argument(
-        "--error-ratio", type=float, default=50.0, help="test error this many times smaller"
-    )
-    adapt.add_argument("--max-steps", type=int, default=500, help="never more steps than this")
-
+    defaults = {f.name: f.default for f in dataclasses.fields(StepAdaptation)}
+    for flag, kind, meaning in (
+        ("check-every", int, "iterations between checks"),
+        (
+            "threshold",
+            float,
+            "disagreement that shrinks the step (a limit for --decision interval)",
+        ),
+        ("shrink", float, "factor on disagreement"),
+        ("grow", float, "factor tried on agreement"),
+        ("error-ratio", float, "test error this many times smaller (fixed-step)"),
+        ("max-steps", int, "never more steps than this (fixed-step)"),
+        ("probe-size", int, "check on this many held-out training points, not the batch"),
+        ("decision", str, "threshold (the paper) or interval (paired 95%% interval)"),
+        ("measure", str, "accuracy (the paper) or predictions (share that changes)"),
+    ):
+        default = defaults[flag.replace("-", "_")]
+        adapt.add_argument(f"--{flag}", type=kind, help=f"{meaning} (default: {default})")
     evaluate = commands.add_parser("evaluate", help="score a trained run under a solver")
     evaluate.add_argument("run", help="a run directory, as printed by `nodestudy train`")
     evaluate.add_argument("--solver", help="test solver (default: the training solver)")
@@ -182,25 +195,38 @@ def _train(args: argparse.Namespace) -> dict:
 
 
 def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec]:
-    """The adaptation rule (or None) and the starting solver the arguments describe."""
+    """The adaptation rule (or None) and the starting solver the arguments describe:
+    the named rule, with the options given on the command line replacing its fields."""
     if not args.adapt:
         return None, _solver_spec(args.solver, args.steps, args.tol)
-    common = {
-        "check_every": args.check_every,
-        "threshold": args.threshold,
-        "shrink": args.shrink,
-        "grow": args.grow,
+    given = {
+        name: getattr(args, name)
+        for name in (
+            "check_every",
+            "threshold",
+            "shrink",
+            "grow",
+            "probe_size",
+            "decision",
+            "measure",
+        )
+        if getattr(args, name) is not None
     }
     if args.solver in FIXED_STEP_METHODS:
         if args.tol is not None:
             raise NodestudyError(f"solver {args.solver!r} is fixed-step: drop --tol")
-        test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "rk4")
-        rule = StepAdaptation(
-            test_method, error_ratio=args.error_ratio, max_steps=args.max_steps, **common
+        given.update(
+            {
+                name: getattr(args, name)
+                for name in ("error_ratio", "max_steps")
+                if getattr(args, name) is not None
+            }
         )
+        test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "rk4")
+        rule = StepAdaptation.named(args.rule, test_method=test_method, **given)
         return rule, SolverSpec(args.solver, args.steps if args.steps is not None else 1)
     test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "dopri5")
-    rule = ToleranceAdaptation(test_method, **common)
+    rule = ToleranceAdaptation(test_method=test_method, **{**NAMED_RULES[args.rule], **given})
     return rule, SolverSpec(args.solver, args.steps, args.tol if args.tol is not None else 1e-6)
 
 

@@ -16,8 +16,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .core.adaptation_rules import (
+    DEFAULT_TEST_METHOD,
+    DEFAULT_TEST_TOL_RATIO,
+    Adaptation,
+    StepAdaptation,
+    ToleranceAdaptation,
+    adaptation_from_dict,
+)
 from .core.errors import NodestudyError
-from .core.solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec
+from .core.solvers import SolverSpec
+
+__all__ = [
+    "DEFAULT_TEST_METHOD",
+    "DEFAULT_TEST_TOL_RATIO",
+    "DataConfig",
+    "ModelConfig",
+    "StepAdaptation",
+    "ToleranceAdaptation",
+    "TrainConfig",
+]
 
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
 RESULTS_VERSION = 1
@@ -98,111 +116,6 @@ class ModelConfig:
             raise NodestudyError("hidden_channels must be at least 1")
 
 
-#: The paper's test solvers: a method of higher order for each training method.
-DEFAULT_TEST_METHOD = {
-    "euler": "midpoint",
-    "midpoint": "rk4",
-    "fehlberg2": "dopri5",
-    "dopri5": "dopri5",
-}
-#: Test tolerance = training tolerance / this, before the NFE rule lowers it further.
-DEFAULT_TEST_TOL_RATIO = {"fehlberg2": 5.0, "dopri5": 10.0}
-
-
-@dataclass(frozen=True)
-class StepAdaptation:
-    """The step-size rule for fixed-step training solvers (paper defaults)."""
-
-    test_method: str = "midpoint"
-    check_every: int = 50
-    threshold: float = 0.1
-    shrink: float = 0.5
-    grow: float = 1.1
-    error_ratio: float = 50.0
-    max_steps: int = 500
-    kind: Literal["step"] = "step"
-
-    def __post_init__(self) -> None:
-        if self.test_method not in FIXED_STEP_METHODS:
-            raise NodestudyError(
-                f"test solver {self.test_method!r} must be fixed-step "
-                f"({', '.join(FIXED_STEP_METHODS)})"
-            )
-        _check_common(self.check_every, self.threshold, self.shrink, self.grow)
-        if not self.error_ratio > 1:
-            raise NodestudyError(f"error_ratio must exceed 1 (got {self.error_ratio})")
-        if self.max_steps < 1:
-            raise NodestudyError(f"max_steps must be at least 1 (got {self.max_steps})")
-
-    def check_training_method(self, method: str) -> None:
-        if method not in FIXED_STEP_METHODS:
-            raise NodestudyError(
-                f"step-size adaptation needs a fixed-step training solver, not {method!r}; "
-                "use ToleranceAdaptation (--adapt with --tol) for adaptive solvers"
-            )
-        if FIXED_STEP_METHODS[self.test_method].order <= FIXED_STEP_METHODS[method].order:
-            raise NodestudyError(
-                f"the test solver must have a higher order than the training solver: "
-                f"{self.test_method!r} (order {FIXED_STEP_METHODS[self.test_method].order}) "
-                f"does not beat {method!r} (order {FIXED_STEP_METHODS[method].order})"
-            )
-
-
-@dataclass(frozen=True)
-class ToleranceAdaptation:
-    """The tolerance rule for adaptive training solvers (paper defaults).
-
-    ``test_tol_ratio`` None takes the paper's: 5 for fehlberg2, 10 for dopri5.
-    """
-
-    test_method: str = "dopri5"
-    check_every: int = 50
-    threshold: float = 0.1
-    shrink: float = 0.5
-    grow: float = 1.1
-    test_tol_ratio: float | None = None
-    patience: int = 5
-    kind: Literal["tolerance"] = "tolerance"
-
-    def __post_init__(self) -> None:
-        if self.test_method not in ADAPTIVE_METHODS:
-            raise NodestudyError(
-                f"tolerance adaptation needs an adaptive test solver "
-                f"({', '.join(ADAPTIVE_METHODS)}), not {self.test_method!r}"
-            )
-        _check_common(self.check_every, self.threshold, self.shrink, self.grow)
-        if self.patience < 1:
-            raise NodestudyError(f"patience must be at least 1 (got {self.patience})")
-
-    def check_training_method(self, method: str) -> None:
-        if method not in ADAPTIVE_METHODS:
-            raise NodestudyError(
-                f"tolerance adaptation needs an adaptive training solver "
-                f"({', '.join(ADAPTIVE_METHODS)}), not {method!r}"
-            )
-
-
-Adaptation = StepAdaptation | ToleranceAdaptation
-
-
-def adaptation_from_dict(raw: dict | None) -> Adaptation | None:
-    if raw is None:
-        return None
-    kinds = {"step": StepAdaptation, "tolerance": ToleranceAdaptation}
-    return kinds[raw["kind"]](**raw)
-
-
-def _check_common(check_every: int, threshold: float, shrink: float, grow: float) -> None:
-    if check_every < 1:
-        raise NodestudyError(f"check_every must be at least 1 (got {check_every})")
-    if not 0 < threshold < 1:
-        raise NodestudyError(f"threshold must lie in (0, 1) (got {threshold})")
-    if not 0 < shrink < 1:
-        raise NodestudyError(f"shrink must lie in (0, 1) (got {shrink})")
-    if not grow > 1:
-        raise NodestudyError(f"grow must exceed 1 (got {grow})")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a trained model."""
@@ -246,8 +159,10 @@ class TrainConfig:
         the package does not change the keys of existing runs."""
         values = dataclasses.asdict(self)
         values["solver"] = self.solver.to_dict()
-        if values["adaptation"] is None:
+        if self.adaptation is None:
             del values["adaptation"]
+        else:
+            values["adaptation"] = self.adaptation.to_dict()
         if values["gradient"] == "backprop":
             del values["gradient"]
         return values
@@ -273,3 +188,4 @@ class TrainConfig:
     def without_seed(self) -> TrainConfig:
         """The config with seed 0: configs equal here differ only in their seed."""
         return dataclasses.replace(self, seed=0)
+

@@ -15,13 +15,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .core.adaptation_rules import NAMED_RULES, StepAdaptation
+from .core.adapters import StepSizeAdapter
 from .core.check import check_ode
 from .core.check_report import OdeCheck
 from .core.errors import NodestudyError
+from .core.solvers import SolverSpec
 
 
 def rings(n: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -66,6 +70,9 @@ class TextbookModel:
     options: dict[str, Any]
     iterations: int
     train_seconds: float
+    #: Forward evaluations per training iteration (an adapter's checks included).
+    nfe_per_iteration: float
+    adapter: StepSizeAdapter | None = None
 
 
 def train_textbook(
@@ -73,30 +80,44 @@ def train_textbook(
     y: Tensor,
     *,
     method: str,
-    step_size: float,
+    step_size: float | None = None,
     iterations: int,
     learning_rate: float = 3e-3,
     batch_size: int = 128,
     seed: int = 0,
+    adapter: StepSizeAdapter | None = None,
 ) -> TextbookModel:
-    """Train ``MLPField`` and a linear head with ``odeint(..., method, options=
-    {"step_size": step_size})`` over [0, 1] and cross-entropy, the textbook way."""
+    """Train ``MLPField`` and a linear head with ``odeint`` over [0, 1] and
+    cross-entropy, the textbook way: at a fixed ``step_size``, or with the step an
+    ``adapter`` chooses (the lines a user adds to the loop are marked)."""
     from torchdiffeq import odeint
 
+    if (step_size is None) == (adapter is None):
+        raise NodestudyError("pass either step_size or adapter")
     torch.manual_seed(seed)
     func, head = MLPField(x.shape[1]), nn.Linear(x.shape[1], int(y.max()) + 1)
     optimiser = torch.optim.Adam([*func.parameters(), *head.parameters()], lr=learning_rate)
     t = torch.tensor([0.0, 1.0])
-    options = {"step_size": step_size}
+    batches = [torch.randint(0, len(y), (batch_size,)) for _ in range(iterations)]
+    if adapter is not None and adapter.step_size is None:
+        adapter.start(func, x[batches[0]])  # the adapter: its first step
     started = time.perf_counter()
-    for _ in range(iterations):
-        index = torch.randint(0, len(y), (batch_size,))
+    for iteration, index in enumerate(batches):
+        options = adapter.options if adapter is not None else {"step_size": step_size}
         z = odeint(func, x[index], t, method=method, options=options)[-1]
         loss = F.cross_entropy(head(z), y[index])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-    return TextbookModel(func, head, method, options, iterations, time.perf_counter() - started)
+        if adapter is not None:
+            adapter.update(iteration, func, x[index], y[index], head)  # the adapter: check
+    seconds = time.perf_counter() - started
+    if adapter is not None:
+        nfe = float(adapter.history.nfe.mean())
+        options = adapter.options
+    else:
+        nfe = float(SolverSpec.from_torchdiffeq(method, options).nfe)
+    return TextbookModel(func, head, method, options, iterations, seconds, nfe, adapter)
 
 
 def load_user_model(spec: str) -> dict[str, Any]:
@@ -191,8 +212,51 @@ def check_summary(checks: dict[str, OdeCheck], models: dict[str, TextbookModel])
 
 def check_tables(checks: dict[str, OdeCheck]):
     """Every check's table in one tidy frame, with a ``model`` column."""
-    import pandas as pd
-
     return pd.concat(
         [check.table.assign(model=name) for name, check in checks.items()], ignore_index=True
     )
+
+
+def adapt_textbook(study) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The textbook model on rings trained with the step-size adapter (each rule of
+    ``study.rules``; rules with a probe check on ``study.probe_size`` held-out points)
+    and at the fixed euler steps ``study.grid_steps``, all checked on held-out points.
+    One row per model (how it trained, its cost per iteration, its verdict), and the
+    adapters' histories."""
+    x, y = rings(study.n_train, study.seed)
+    x_test, y_test = rings(study.n_test, study.seed + 1)
+    probe = rings(study.probe_size, study.seed + 2)
+    common = {"iterations": study.adapt_iterations, "learning_rate": study.adapt_learning_rate}
+    models = {
+        f"fixed K={k}": train_textbook(x, y, method="euler", step_size=1 / k, **common)
+        for k in study.grid_steps
+    }
+    for name in study.rules:
+        rule = StepAdaptation.named(
+            name,
+            **({"probe_size": study.probe_size} if NAMED_RULES[name].get("probe_size") else {}),
+        )
+        adapter = StepSizeAdapter("euler", rule, probe=probe if rule.probe_size else None)
+        models[f"adapted: {name}"] = train_textbook(x, y, method="euler", adapter=adapter, **common)
+    rows = []
+    for label, model in models.items():
+        check = check_ode(
+            model.func, x_test, y_test, head=model.head, method="euler", options=model.options
+        )
+        rows.append(
+            {
+                "model": label,
+                "adapted": model.adapter is not None,
+                "final_steps": check.training.steps,
+                "nfe_per_iteration": model.nfe_per_iteration,
+                "train_seconds": model.train_seconds,
+                "accuracy": check.row("training")["accuracy"],
+                "reference_accuracy": check.row("reference")["accuracy"],
+                "verdict": check.verdict,
+                "drop": check.estimate.value,
+                "drop_low": check.estimate.low,
+                "drop_high": check.estimate.high,
+            }
+        )
+    histories = {label: model.adapter.history for label, model in models.items() if model.adapter}
+    return pd.DataFrame(rows), histories

@@ -477,3 +477,90 @@ def plot_check_verdicts(checks: pd.DataFrame, critical_steps: float | None = Non
     )
     fig.tight_layout()
     return fig
+
+
+def plot_rule_comparison(rules: pd.DataFrame, limit: float, title: str) -> Figure:
+    """Adaptation rules side by side, one dot per seed and a bar for the mean: the
+    accuracy drop to the converged reference at the end of training and at its worst
+    during training (the limit of a valid model dashed), and the forward evaluations
+    per iteration with the checks included."""
+    order = list(dict.fromkeys(rules.rule))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    panels = (
+        ("final_drop", "accuracy drop to the reference, end of training", True),
+        ("worst_drop", "worst drop during training (20 snapshots)", True),
+        ("nfe_per_iteration", "forward NFE per iteration, checks included", False),
+    )
+    for ax, (column, label, limited) in zip(axes, panels):
+        means = rules.groupby("rule", sort=False)[column].mean().reindex(order)
+        ax.bar(range(len(order)), means.to_numpy(), color="0.85", edgecolor="0.5", width=0.6)
+        for i, rule in enumerate(order):
+            values = rules.loc[rules.rule == rule, column].to_numpy()
+            jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+            ax.plot(i + np.asarray(jitter), values, "o", ms=5, color="#1f77b4", alpha=0.8)
+        if limited:
+            ax.axhline(
+                limit, color="#d62728", ls="--", lw=1, label=f"limit of a valid model ({limit:g})"
+            )
+            ax.axhline(0, color="grey", lw=0.6)
+            ax.legend(fontsize=7)
+        ax.set_xticks(range(len(order)), order)
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("per seed (dots), mean (bars)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+VERDICT_COLOURS = {"valid": "#1a7f37", "invalid": "#c62828", "inconclusive": "#b08800"}
+
+
+def plot_adapter_against_fixed_steps(table: pd.DataFrame, histories: dict) -> Figure:
+    """Left: each model's forward NFE per training iteration against its accuracy under
+    its own solver (hollow) and under the verified reference (filled), coloured by the
+    check's verdict; fixed steps as circles, adapted ones as stars. Right: the step
+    count each adapter chose during training, the fixed step counts dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4))
+    ax = axes[0]
+    for _, row in table.iterrows():
+        colour = VERDICT_COLOURS.get(row.verdict, "black")
+        marker = "*" if row.adapted else "o"
+        size = 13 if row.adapted else 8
+        x = row.nfe_per_iteration
+        ax.plot([x, x], [row.accuracy, row.reference_accuracy], color=colour, lw=1)
+        ax.plot(x, row.accuracy, marker, ms=size, mfc="none", mec=colour)
+        ax.plot(x, row.reference_accuracy, marker, ms=size, color=colour)
+        ax.annotate(
+            f"{row.model}: {row.verdict}",
+            (x, row.reference_accuracy),
+            xytext=(4, 6 if row.adapted else -10),
+            textcoords="offset points",
+            fontsize=7,
+            color=colour,
+        )
+    for verdict, colour in VERDICT_COLOURS.items():
+        ax.plot([], [], "s", color=colour, label=verdict)
+    ax.plot([], [], "o", mfc="none", mec="grey", label="training solver (hollow)")
+    ax.plot([], [], "o", color="grey", label="verified reference (filled)")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("forward NFE per training iteration (adapters: checks included)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("the textbook model: fixed steps (circles) and the adapter (stars)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax = axes[1]
+    for (label, history), colour in zip(histories.items(), sns.color_palette("tab10")):
+        ax.plot(history.iteration + 1, history.steps, lw=1, color=colour, label=label)
+    for _, row in table[~table.adapted].iterrows():
+        ax.axhline(row.final_steps, color=VERDICT_COLOURS.get(row.verdict, "grey"), ls=":", lw=1)
+    ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("euler steps K (h = 1/K)")
+    ax.set_title("K the adapter chose (dotted: the fixed K, coloured by verdict)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

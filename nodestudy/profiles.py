@@ -65,6 +65,8 @@ class Study:
     #: tested at the training tolerance times ``tolerance_test_factors``.
     tolerances: tuple[float, ...] = ()
     tolerance_test_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
+    #: Adaptation rules compared with the paper's (names of ``StepAdaptation.named``).
+    compared_rules: tuple[str, ...] = ("paper", "probe", "paired", "flips", "strict")
 
     def config(
         self, method: str, steps: int | None, seed: int, tol: float | None = None
@@ -156,6 +158,7 @@ SPHERE_PROFILES: dict[str, Study] = {
         seeds=(0,),
         iterations=20,
         adaptation=StepAdaptation(check_every=5),
+        compared_rules=("paper", "flips"),
         tolerance_seeds=(0,),
         tolerance_iterations=10,
         euler_steps=(1, 2, 4),
@@ -196,6 +199,7 @@ IMAGE_PROFILES: dict[str, Study] = {
         rk4_steps=(),
         reference=SolverSpec("rk4", 8),
         adaptation=StepAdaptation(check_every=5),
+        compared_rules=("paper", "flips"),
         tolerance_seeds=(0,),
         tolerance_iterations=10,
         tolerances=(1e-2,),
@@ -203,7 +207,7 @@ IMAGE_PROFILES: dict[str, Study] = {
         model=ModelConfig(hidden_channels=4),
     ),
     "quick": Study(
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         iterations=3000,
         euler_steps=powers_of_two(64),
         rk4_steps=(),
@@ -344,10 +348,25 @@ class CheckStudy:
     fine_step: float = 1 / 32
     learning_rate: float = 3e-3
     seed: int = 0
+    #: Training with the step-size adapter, against fixed euler steps: iterations and
+    #: learning rate (Adam's default), the fixed step counts, the adapter's rules.
+    adapt_iterations: int = 2000
+    adapt_learning_rate: float = 1e-3
+    grid_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
+    rules: tuple[str, ...] = ("paper", "flips", "strict")
+    probe_size: int = 256
 
 
 CHECK_PROFILES: dict[str, CheckStudy] = {
-    "smoke": CheckStudy(n_train=400, n_test=200, iterations=20),
+    "smoke": CheckStudy(
+        n_train=400,
+        n_test=200,
+        iterations=20,
+        adapt_iterations=20,
+        grid_steps=(2, 4),
+        rules=("paper", "flips"),
+        probe_size=64,
+    ),
     "quick": CheckStudy(n_train=2000, n_test=1000, iterations=1000),
     "paper": CheckStudy(n_train=2000, n_test=1000, iterations=3000),
 }

@@ -3,8 +3,9 @@
 :func:`train_ensemble` trains several seeds of one configuration at once (see
 ``models.py`` for why this gives each seed exactly its solo result). The seed fixes
 the initial weights and the batch order; the data set is fixed by its own config.
-A config with an ``adaptation`` rule trains alone; its controller (``adapt.py``)
-chooses the solver of every iteration.
+A config with an ``adaptation`` rule trains alone; the core's adapter
+(``core/adapters.py``, the same object a user puts in a torchdiffeq loop) chooses the
+solver of every iteration.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .adapt import controller_for
+from .adapt import adapter_for, probe_split
 from .config import TrainConfig
 from .core.errors import NodestudyError
 from .core.solvers import AdjointSolution, Solution, solve, solve_adjoint
@@ -71,7 +72,10 @@ def train_ensemble(
     config = configs[0]
     seeds = [c.seed for c in configs]
     data = load_dataset(config.data)
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    probe_size = config.adaptation.probe_size if config.adaptation else None
+    train_index, probe_index = probe_split(len(data.y_train), probe_size, seeds[0])
+    x_train = data.x_train[train_index].to(device)
+    y_train = data.y_train[train_index].to(device)
     model = ODEClassifier.initialised(
         seeds, data.state_shape, config.model.hidden_channels, data.n_classes
     ).to(device)
@@ -79,8 +83,12 @@ def train_ensemble(
     batches = EpochBatches(
         len(y_train), config.batch_size, [member_generators(s)[1] for s in seeds]
     )
-    controller = controller_for(config.adaptation, config.solver) if config.adaptation else None
-    check_every = config.adaptation.check_every if config.adaptation else 0
+    adapter = None
+    if config.adaptation is not None:
+        probe = None
+        if probe_index is not None:
+            probe = (data.x_train[probe_index].to(device), data.y_train[probe_index].to(device))
+        adapter = adapter_for(config, probe)
     integrate = solve_adjoint if config.gradient == "adjoint" else solve
 
     iterations = config.iterations
@@ -92,11 +100,11 @@ def train_ensemble(
     diverged_at: list[int | None] = [None] * len(seeds)
 
     label = f"{config.data.short_name} {config.solver.label()} seeds={seeds}"
-    if controller is not None:
+    if adapter is not None:
         label += " adapted"
     started = time.perf_counter()
     for iteration in tqdm(range(iterations), desc=label, disable=not progress, mininterval=2):
-        solver = controller.solver if controller is not None else config.solver
+        solver = adapter.solver if adapter is not None else config.solver
         index = batches.next().to(device)
         x, y = x_train[index], y_train[index]
         solution = integrate(model.vector_field(), model.flatten_inputs(x), solver)
@@ -109,18 +117,24 @@ def train_ensemble(
         losses[iteration] = member_loss.detach()
         batch_accuracy[iteration] = (logits.detach().argmax(-1) == y).float().mean(dim=1)
         log.record_solve(iteration, solver, solution.nfe, _backward_nfe(solution))
-        if controller is not None:
-            controller.observe(solution.nfe)
-            if (iteration + 1) % check_every == 0:
-                log.record_check(iteration, controller.check(model, x[0], y[0]))
-            log.tracked[iteration] = controller.tracked_value
+        if adapter is not None:
+            adapter.update(
+                iteration,
+                _CurrentField(model),
+                x[0],
+                y[0],
+                model.classify,
+                encode=model.flatten_inputs,
+                nfe=solution.nfe,
+            )
         if iteration + 1 in snapshot_at:
             snapshots[iteration + 1] = [model.member_state(m) for m in range(len(seeds))]
         if (iteration + 1) % DIVERGENCE_CHECK_EVERY == 0 or iteration + 1 == iterations:
             _note_divergence(losses, iteration, diverged_at)
     seconds = time.perf_counter() - started
 
-    final_solver = controller.solver if controller is not None else config.solver
+    final_solver = adapter.solver if adapter is not None else config.solver
+    log.add_adaptation(adapter.history if adapter is not None else None)
     train_scores = accuracy(model, data.x_train, data.y_train, final_solver)
     test_scores = accuracy(model, data.x_test, data.y_test, final_solver)
     losses_np, batch_accuracy_np = losses.cpu().numpy(), batch_accuracy.cpu().numpy()
@@ -156,17 +170,14 @@ def train_ensemble(
 
 
 class _IterationLog:
-    """Per-iteration solver facts, kept in preallocated arrays (no I/O in the loop)."""
+    """Per-iteration solver facts, kept in preallocated arrays (no I/O in the loop);
+    an adapted run adds the adapter's own history."""
 
     def __init__(self, iterations: int) -> None:
         self.steps = np.full(iterations, np.nan)
-        self.tracked = np.full(iterations, np.nan)
         self.nfe_forward = np.zeros(iterations, dtype=np.int64)
         self.nfe_backward = np.zeros(iterations, dtype=np.int64)
-        self.nfe_check = np.zeros(iterations, dtype=np.int64)
-        self.check_train_accuracy = np.full(iterations, np.nan)
-        self.check_test_accuracy = np.full(iterations, np.nan)
-        self.check_decision = np.full(iterations, "", dtype=object)
+        self.adaptation: pd.DataFrame | None = None
 
     def record_solve(self, iteration: int, solver, nfe: int, nfe_backward: int) -> None:
         self.nfe_forward[iteration] = nfe
@@ -174,29 +185,41 @@ class _IterationLog:
         if solver.is_fixed_step:
             self.steps[iteration] = solver.steps
 
-    def record_check(self, iteration: int, check) -> None:
-        self.nfe_check[iteration] = check.nfe
-        self.check_train_accuracy[iteration] = check.train_accuracy
-        self.check_test_accuracy[iteration] = check.test_accuracy
-        self.check_decision[iteration] = check.decision
+    def add_adaptation(self, history: pd.DataFrame | None) -> None:
+        self.adaptation = history
+
+    @property
+    def nfe_check(self) -> np.ndarray:
+        if self.adaptation is None or self.adaptation.empty:
+            return np.zeros(len(self.nfe_forward), dtype=np.int64)
+        return self.adaptation["nfe_check"].to_numpy()
 
     def frame(self, loss: np.ndarray, batch_accuracy: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "iteration": np.arange(1, len(loss) + 1),
-                "loss": loss,
-                "batch_accuracy": batch_accuracy,
-                "steps": self.steps,
-                # the controller's real-valued step size (or tolerance) after the iteration
-                "adapted_value": self.tracked,
-                "nfe_forward": self.nfe_forward,
-                "nfe_backward": self.nfe_backward,
-                "nfe_check": self.nfe_check,
-                "check_train_accuracy": self.check_train_accuracy,
-                "check_test_accuracy": self.check_test_accuracy,
-                "check_decision": self.check_decision,
-            }
-        )
+        columns = {
+            "iteration": np.arange(1, len(loss) + 1),
+            "loss": loss,
+            "batch_accuracy": batch_accuracy,
+            "steps": self.steps,
+            "nfe_forward": self.nfe_forward,
+            "nfe_backward": self.nfe_backward,
+            "nfe_check": self.nfe_check,
+        }
+        if self.adaptation is not None and not self.adaptation.empty:
+            history = self.adaptation
+            bound = "step_bound" if "step_bound" in history else "tol_bound"
+            columns.update(
+                {
+                    # the adapter's real-valued step size (or tolerance) after the iteration
+                    "adapted_value": history[bound].to_numpy(),
+                    "check_train_accuracy": history["train_accuracy"].to_numpy(),
+                    "check_test_accuracy": history["test_accuracy"].to_numpy(),
+                    "check_difference": history["difference"].to_numpy(),
+                    "check_difference_low": history["difference_low"].to_numpy(),
+                    "check_difference_high": history["difference_high"].to_numpy(),
+                    "check_decision": history["decision"].to_numpy(),
+                }
+            )
+        return pd.DataFrame(columns)
 
     def nfe_summary(self) -> dict[str, float]:
         """Means per iteration. ``nfe_forward`` is every forward evaluation, the
@@ -211,6 +234,20 @@ class _IterationLog:
             "nfe_check": check,
             "nfe_backward": float(self.nfe_backward.sum()) / iterations,
         }
+
+
+class _CurrentField:
+    """The model's vector field at its current weights, built when first evaluated:
+    a check needs it, most iterations do not."""
+
+    def __init__(self, model: ODEClassifier) -> None:
+        self.model = model
+        self.field = None
+
+    def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.field is None:
+            self.field = self.model.vector_field()
+        return self.field(t, z)
 
 
 def _backward_nfe(solution: Solution) -> int:
@@ -233,3 +270,4 @@ def _note_divergence(losses: torch.Tensor, iteration: int, diverged_at: list) ->
     for member in torch.nonzero(window.any(dim=0)).flatten().tolist():
         if diverged_at[member] is None:
             diverged_at[member] = start + 1 + int(window[:, member].nonzero()[0])
+

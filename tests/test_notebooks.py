@@ -23,6 +23,8 @@ EXPECTED_OUTPUTS = {
         "fig5_sphere2_adaptation.png",
         "fig5_sphere2_adaptation.pdf",
         "fig5_sphere2_tolerance.png",
+        "fig5_sphere2_rules.png",
+        "fig5_sphere2_rules.csv",
         "table1_sphere2.csv",
         "fig5_sphere2_snapshots.csv",
         "fig5_sphere2.json",
@@ -46,6 +48,7 @@ EXPECTED_OUTPUTS = {
     "image_adaptation": [
         "fig5_digits_adaptation.png",
         "fig5_digits_adaptation.pdf",
+        "fig5_digits_rules.png",
         "table1_digits.csv",
         "fig5_digits_snapshots.csv",
         "fig5_digits.json",
@@ -55,6 +58,8 @@ EXPECTED_OUTPUTS = {
         "check_textbook.pdf",
         "check_textbook.json",
         "check_textbook_tables.csv",
+        "adapt_textbook.png",
+        "adapt_textbook.csv",
     ],
     "fan": ["fig3_fan.png", "fig3_fan.pdf", "fig3_fan.json", "fig3_fan_separability.csv"],
     "sphere_fine_vs_coarse": [

@@ -7,12 +7,15 @@ solver named by ``method``, ``options``, ``rtol`` and ``atol``.
 - :mod:`.solvers`: solving, solver specs, torchdiffeq's terms and grids;
 - :mod:`.scoring`: end states, predictions and accuracy under a solver;
 - :mod:`.check`: :func:`check_ode`, is a trained model an ODE?
-- :mod:`.stats`, :mod:`.preflight`, :mod:`.crossings`: what the check rests on.
+- :mod:`.stats`, :mod:`.preflight`, :mod:`.crossings`: what the check rests on;
+- :mod:`.adaptation_rules`, :mod:`.adapters`: adapting the training solver in any loop.
 
 Nothing here imports the study layer (data, the paper's model, the run cache,
 sweeps, profiles, plots); ``tests/test_layers.py`` keeps it so.
 """
 
+from .adaptation_rules import StepAdaptation, ToleranceAdaptation
+from .adapters import StepSizeAdapter, ToleranceAdapter
 from .check import check_ode
 from .check_report import OdeCheck
 from .errors import NodestudyError, TrainingDiverged
@@ -26,6 +29,10 @@ __all__ = [
     "OdeCheck",
     "Solution",
     "SolverSpec",
+    "StepAdaptation",
+    "StepSizeAdapter",
+    "ToleranceAdaptation",
+    "ToleranceAdapter",
     "TrainingDiverged",
     "accuracy_with_nfe",
     "check_ode",

@@ -88,6 +88,29 @@ def predictions(logits: Tensor) -> Tensor:
     return logits.argmax(-1)
 
 
+def predict(
+    func: VectorField,
+    x: Tensor,
+    solver: SolverSpec,
+    *,
+    head: Readout,
+    encode: Readout | None = None,
+    t_span: TimeSpan = UNIT_INTERVAL,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[Tensor, int]:
+    """The predicted class of every input (points on the last axis: shape (N,), or
+    (members, N) for a stack of models) and the vector-field evaluations that took
+    (summed over chunks)."""
+    parts, nfe = [], 0
+    for _, solution in solved_chunks(
+        func, x, solver, encode=encode, t_span=t_span, chunk_size=chunk_size
+    ):
+        with torch.no_grad():
+            parts.append(predictions(head(solution.final)).cpu())
+        nfe += solution.nfe
+    return torch.cat(parts, dim=-1), nfe
+
+
 def accuracy_with_nfe(
     func: VectorField,
     x: Tensor,
@@ -105,13 +128,8 @@ def accuracy_with_nfe(
     For a stack of models with a leading member axis the result has one entry per
     member; for a single model it is a scalar tensor.
     """
-    correct: Tensor | int = 0
-    nfe = 0
-    solved = solved_chunks(func, x, solver, encode=encode, t_span=t_span, chunk_size=chunk_size)
-    for part, solution in solved:
-        labels = y[part].to(solution.final.device)
-        with torch.no_grad():
-            correct = correct + (predictions(head(solution.final)) == labels).sum(-1)
-        nfe += solution.nfe
-    return torch.as_tensor(correct).cpu() / len(y), nfe
-
+    predicted, nfe = predict(
+        func, x, solver, head=head, encode=encode, t_span=t_span, chunk_size=chunk_size
+    )
+    correct = (predicted == y.cpu()).sum(-1)
+    return correct / len(y), nfe

@@ -1,0 +1,411 @@
+"""Training-time solver adaptation for any training loop: :class:`StepSizeAdapter`
+(fixed-step solvers) and :class:`ToleranceAdapter` (adaptive ones).
+
+They drop into the textbook torchdiffeq loop::
+
+    adapter = StepSizeAdapter(method="euler")       # the paper's constants by default
+    adapter.start(func, x_batch)                    # starting step: Hairer's heuristic
+    for iteration, (x, y) in enumerate(batches):
+        z = odeint(func, x, t, method=adapter.method, options=adapter.options)[-1]
+        loss = cross_entropy(head(z), y); opt.zero_grad(); loss.backward(); opt.step()
+        adapter.update(iteration, func, x, y, head)  # checks every check_every iterations
+
+Every ``check_every`` iterations the model's answers on the check points (the batch,
+or a fixed probe set) under the training solver are compared with a solver of
+smaller error. Disagreement means training has started to exploit the
+discretisation: the step (tolerance) shrinks. Agreement tries a larger one, kept only
+if the training method still agrees there. ``history`` records every iteration.
+nodestudy's own trainer runs the same objects, so its Figure 5 and Table 1 come out
+of this code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from .adaptation_rules import (
+    DEFAULT_TEST_METHOD,
+    DEFAULT_TEST_TOL_RATIO,
+    StepAdaptation,
+    ToleranceAdaptation,
+    check_step_size,
+    grid_steps,
+    grown,
+    initial_step_size,
+    shrunk,
+)
+from .errors import NodestudyError
+from .scoring import Readout, predict
+from .solvers import FIXED_STEP_METHODS, SolverSpec, TimeSpan, VectorField
+from .stats import INVALID, VALID, Estimate, decide, paired_difference_interval, wilson_interval
+
+AGREE, DISAGREE, UNCLEAR = "agree", "disagree", "unclear"
+
+
+class _Adapter:
+    """What both adapters share: the check data, the judgement and the history."""
+
+    rule: StepAdaptation | ToleranceAdaptation
+    method: str
+    t_span: TimeSpan
+
+    def __init__(self, probe: tuple[Tensor, Tensor] | None, t_span: TimeSpan) -> None:
+        if probe is not None and (len(probe) != 2 or len(probe[0]) != len(probe[1])):
+            raise NodestudyError("probe must be a pair (x_probe, y_probe) of equal length")
+        self.probe = probe
+        self.t_span = (float(t_span[0]), float(t_span[1]))
+        self._rows: list[dict[str, Any]] = []
+
+    @property
+    def solver(self) -> SolverSpec:
+        raise NotImplementedError
+
+    @property
+    def odeint_kwargs(self) -> dict[str, Any]:
+        """``method`` and ``options`` (or ``rtol``, ``atol``) for ``torchdiffeq.odeint``."""
+        return self.solver.to_torchdiffeq(self.t_span)
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per :meth:`update`: the iteration, the solver used, the forward
+        evaluations of the iteration (``nfe``, its checks included, and its parts
+        ``nfe_training`` and ``nfe_check``) and, at checks, what was compared and
+        decided."""
+        return pd.DataFrame.from_records(self._rows)
+
+    def final_check(self, func: VectorField, x: Tensor, y: Tensor | None = None, **options: Any):
+        """:func:`~nodestudy.check_ode` of the model under the solver adaptation ended
+        with; ``options`` go to ``check_ode`` (``head``, ``encode``, ``drop_limit``...)."""
+        from .check import check_ode
+
+        return check_ode(func, x, y, t_span=self.t_span, **self.odeint_kwargs, **options)
+
+    def _due(self, iteration: int) -> bool:
+        return (iteration + 1) % self.rule.check_every == 0
+
+    def _check_data(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return self.probe if self.probe is not None else (x, y)
+
+    def _predict(self, func, x, solver, head, encode) -> tuple[Tensor, int]:
+        predicted, nfe = predict(func, x, solver, head=head, encode=encode, t_span=self.t_span)
+        return predicted.reshape(-1), nfe
+
+    def _judge(
+        self, first: Tensor, second: Tensor, y: Tensor
+    ) -> tuple[str, Estimate, float, float]:
+        """Whether two solvers' predictions agree, by the rule's measure and decision;
+        the estimate, and the two accuracies."""
+        y = y.reshape(-1).cpu()
+        first_correct, second_correct = (first == y).numpy(), (second == y).numpy()
+        accuracies = float(first_correct.mean()), float(second_correct.mean())
+        if self.rule.measure == "accuracy":
+            estimate = paired_difference_interval(first_correct, second_correct)
+            two_sided = True
+        else:
+            estimate = wilson_interval(int((first != second).sum()), len(y))
+            two_sided = False
+        if self.rule.decision == "threshold":
+            verdict = DISAGREE if abs(estimate.value) > self.rule.threshold else AGREE
+        else:
+            outcome = decide(estimate, self.rule.threshold, two_sided=two_sided)
+            unproven = UNCLEAR if self.rule.decision == "interval" else DISAGREE
+            verdict = {VALID: AGREE, INVALID: DISAGREE}.get(outcome, unproven)
+        return verdict, estimate, *accuracies
+
+    def _record(self, iteration: int, nfe_training: float, check: dict[str, Any]) -> None:
+        nfe_check = check.get("nfe_check", 0)
+        self._rows.append(
+            {
+                "iteration": iteration,
+                **self._solver_columns(),
+                "nfe": nfe_training + nfe_check,
+                "nfe_training": nfe_training,
+                "nfe_check": nfe_check,
+                "decision": check.get("decision", ""),
+                "train_accuracy": check.get("train_accuracy", np.nan),
+                "test_accuracy": check.get("test_accuracy", np.nan),
+                "difference": check.get("difference", np.nan),
+                "difference_low": check.get("difference_low", np.nan),
+                "difference_high": check.get("difference_high", np.nan),
+            }
+        )
+
+    def _solver_columns(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _check_columns(
+    decision: str, estimate: Estimate, accuracies: tuple[float, float], nfe: int
+) -> dict[str, Any]:
+    return {
+        "decision": decision,
+        "train_accuracy": accuracies[0],
+        "test_accuracy": accuracies[1],
+        "difference": estimate.value,
+        "difference_low": estimate.low,
+        "difference_high": estimate.high,
+        "nfe_check": nfe,
+    }
+
+
+class StepSizeAdapter(_Adapter):
+    """Adapts the step of a fixed-step training solver (euler, midpoint, ...).
+
+    ``rule`` (a :class:`StepAdaptation`) or its fields as keywords set the rule; the
+    default is the paper's (test solver midpoint for euler, rk4 for midpoint, checks
+    every 50 iterations, threshold 0.1, halve, grow 1.1, at most 500 steps).
+    ``probe`` = (x, y) checks on that fixed set instead of the current batch.
+    ``steps`` starts at that many steps instead of calling :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        method: str = "euler",
+        rule: StepAdaptation | None = None,
+        *,
+        probe: tuple[Tensor, Tensor] | None = None,
+        steps: int | None = None,
+        t_span: TimeSpan = (0.0, 1.0),
+        **rule_fields: Any,
+    ) -> None:
+        super().__init__(probe, t_span)
+        if rule is not None and rule_fields:
+            raise NodestudyError("pass either a rule or its fields, not both")
+        if rule is None:
+            test_method = rule_fields.pop("test_method", DEFAULT_TEST_METHOD.get(method, "rk4"))
+            rule = StepAdaptation(test_method=test_method, **rule_fields)
+        rule.check_training_method(method)
+        self.rule, self.method = rule, method
+        self.span = abs(self.t_span[1] - self.t_span[0])
+        #: The controller's real-valued step; the grid's step never exceeds it.
+        self.step_size: float | None = None if steps is None else self.span / steps
+
+    def start(
+        self, func: VectorField, x_batch: Tensor, *, encode: Readout | None = None
+    ) -> StepSizeAdapter:
+        """Choose the first step with the standard starting-step heuristic (Hairer,
+        Norsett & Wanner) at the initial states of ``x_batch``."""
+        with torch.no_grad():
+            z0 = encode(x_batch) if encode is not None else x_batch
+        order = FIXED_STEP_METHODS[self.method].order
+        h = initial_step_size(func, z0, order, self.t_span[0], self.span)
+        self.step_size = self.span / grid_steps(h, self.rule.max_steps, self.t_span)
+        return self
+
+    @property
+    def steps(self) -> int:
+        """K, the number of exact steps of the current grid."""
+        if self.step_size is None:
+            raise NodestudyError(
+                "the adapter has no step yet: call adapter.start(func, x_batch) before "
+                "training, or pass steps=K"
+            )
+        return grid_steps(self.step_size, self.rule.max_steps, self.t_span)
+
+    @property
+    def solver(self) -> SolverSpec:
+        return SolverSpec(self.method, self.steps)
+
+    @property
+    def options(self) -> dict[str, float]:
+        """``{"step_size": span/K}``: K exact steps in torchdiffeq too."""
+        return {"step_size": self.span / self.steps}
+
+    @property
+    def test_solver(self) -> SolverSpec:
+        h = check_step_size(
+            self.span / self.steps,
+            FIXED_STEP_METHODS[self.method].order,
+            FIXED_STEP_METHODS[self.rule.test_method].order,
+            self.rule.error_ratio,
+        )
+        return SolverSpec(self.rule.test_method, grid_steps(h, 1_000_000, self.t_span))
+
+    def update(
+        self,
+        iteration: int,
+        func: VectorField,
+        x: Tensor,
+        y: Tensor,
+        head: Readout,
+        *,
+        encode: Readout | None = None,
+        nfe: int | None = None,
+    ) -> str:
+        """Record the iteration just trained and, every ``check_every`` iterations,
+        check and move the step. Returns the decision ("shrink", "grow", "keep", or ""
+        between checks). ``nfe`` is the training solve's evaluations, if you count
+        them; otherwise those of the adapter's solver."""
+        self._used = self.solver
+        check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
+        self._record(iteration, self._used.nfe if nfe is None else nfe, check)
+        return check.get("decision", "")
+
+    def _check(self, func, x, y, head, encode) -> dict[str, Any]:
+        x, y = self._check_data(x, y)
+        train, test = self.solver, self.test_solver
+        train_pred, nfe = self._predict(func, x, train, head, encode)
+        test_pred, test_nfe = self._predict(func, x, test, head, encode)
+        nfe += test_nfe
+        verdict, estimate, *accuracies = self._judge(train_pred, test_pred, y)
+        if verdict == DISAGREE:
+            self.step_size = shrunk(self.step_size, self.rule, self.span)
+            return _check_columns("shrink", estimate, accuracies, nfe)
+        if verdict == UNCLEAR:
+            return _check_columns("keep", estimate, accuracies, nfe)
+        larger = grown(self.step_size, self.rule, self.span)
+        candidate = SolverSpec(self.method, grid_steps(larger, self.rule.max_steps, self.t_span))
+        if candidate == train:  # the same grid: the answer is already known
+            candidate_verdict = verdict
+        else:
+            candidate_pred, candidate_nfe = self._predict(func, x, candidate, head, encode)
+            nfe += candidate_nfe
+            candidate_verdict, *_ = self._judge(candidate_pred, test_pred, y)
+        if candidate_verdict == AGREE:
+            self.step_size = larger
+            return _check_columns("grow", estimate, accuracies, nfe)
+        return _check_columns("keep", estimate, accuracies, nfe)
+
+    def _solver_columns(self) -> dict[str, Any]:
+        return {
+            "steps": self._used.steps,
+            "step_size": self.span / self._used.steps,
+            "step_bound": self.step_size,
+        }
+
+
+class ToleranceAdapter(_Adapter):
+    """Adapts the tolerance of an adaptive training solver (fehlberg2, dopri5, ...):
+    halve it on disagreement, grow it by ``grow`` on agreement. A growth is undone
+    when the next check disagrees, or when the training NFE stays where it was for
+    ``patience`` iterations (the larger tolerance bought nothing; this needs ``nfe``
+    in :meth:`update`). The test solver starts at tol / ratio (5 for fehlberg2, 10
+    for dopri5) and is made 10 times stricter until it works harder than the
+    training solve. rtol = atol = tol, as in the paper."""
+
+    def __init__(
+        self,
+        method: str = "fehlberg2",
+        rule: ToleranceAdaptation | None = None,
+        *,
+        probe: tuple[Tensor, Tensor] | None = None,
+        tol: float = 1e-6,
+        t_span: TimeSpan = (0.0, 1.0),
+        **rule_fields: Any,
+    ) -> None:
+        super().__init__(probe, t_span)
+        if rule is not None and rule_fields:
+            raise NodestudyError("pass either a rule or its fields, not both")
+        if rule is None:
+            test_method = rule_fields.pop("test_method", DEFAULT_TEST_METHOD.get(method, "dopri5"))
+            rule = ToleranceAdaptation(test_method=test_method, **rule_fields)
+        rule.check_training_method(method)
+        SolverSpec(method, tol=tol)  # validates tol
+        self.rule, self.method, self.tol = rule, method, tol
+        self.test_tol_ratio = rule.test_tol_ratio or DEFAULT_TEST_TOL_RATIO.get(method, 10.0)
+        self._before_growth: float | None = None
+        self._nfe_before_growth: int | None = None
+        self._unchanged = 0
+        self._last_nfe: int | None = None
+
+    def start(self, func: VectorField, x_batch: Tensor, **_: Any) -> ToleranceAdapter:
+        """Tolerance adaptation starts at ``tol``; kept for symmetry with the step
+        adapter."""
+        return self
+
+    @property
+    def solver(self) -> SolverSpec:
+        return SolverSpec(self.method, tol=self.tol)
+
+    @property
+    def rtol(self) -> float:
+        return self.tol
+
+    @property
+    def atol(self) -> float:
+        return self.tol
+
+    def update(
+        self,
+        iteration: int,
+        func: VectorField,
+        x: Tensor,
+        y: Tensor,
+        head: Readout,
+        *,
+        encode: Readout | None = None,
+        nfe: int | None = None,
+    ) -> str:
+        """Like :meth:`StepSizeAdapter.update`; pass the training solve's ``nfe`` for
+        the patience rule (without it, only checks move the tolerance)."""
+        self._used = self.tol
+        if nfe is not None:
+            self._observe(nfe)
+        check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
+        self._record(iteration, np.nan if nfe is None else nfe, check)
+        return check.get("decision", "")
+
+    def _observe(self, nfe: int) -> None:
+        if self._before_growth is not None and nfe == self._nfe_before_growth:
+            self._unchanged += 1
+            if self._unchanged >= self.rule.patience:
+                self.tol, self._before_growth = self._before_growth, None
+        self._last_nfe = nfe
+
+    def _check(self, func, x, y, head, encode) -> dict[str, Any]:
+        x, y = self._check_data(x, y)
+        train_pred, train_nfe = self._predict(func, x, self.solver, head, encode)
+        nfe = train_nfe
+        test_tol = self.tol / self.test_tol_ratio
+        for _ in range(6):  # lower the test tolerance until the test solver works harder
+            test = SolverSpec(self.rule.test_method, tol=test_tol)
+            test_pred, test_nfe = self._predict(func, x, test, head, encode)
+            nfe += test_nfe
+            if test_nfe > train_nfe:
+                break
+            test_tol /= 10
+        verdict, estimate, *accuracies = self._judge(train_pred, test_pred, y)
+        if verdict == DISAGREE:
+            base = self._before_growth if self._before_growth is not None else self.tol
+            self.tol, self._before_growth = base * self.rule.shrink, None
+            return _check_columns("shrink", estimate, accuracies, nfe)
+        if verdict == UNCLEAR:
+            return _check_columns("keep", estimate, accuracies, nfe)
+        self._before_growth, self._nfe_before_growth = self.tol, self._last_nfe
+        self._unchanged = 0
+        self.tol *= self.rule.grow
+        return _check_columns("grow", estimate, accuracies, nfe)
+
+    def _solver_columns(self) -> dict[str, Any]:
+        return {"tol": self._used, "tol_bound": self.tol}
+
+
+class SolverAdapter(Protocol):
+    """What a training loop needs of an adapter: the solver of the next iteration,
+    and ``update`` after each step (both adapters above follow it)."""
+
+    method: str
+    rule: StepAdaptation | ToleranceAdaptation
+
+    @property
+    def solver(self) -> SolverSpec: ...
+
+    @property
+    def history(self) -> pd.DataFrame: ...
+
+    def update(
+        self,
+        iteration: int,
+        func: VectorField,
+        x: Tensor,
+        y: Tensor,
+        head: Readout,
+        *,
+        encode: Readout | None = None,
+        nfe: int | None = None,
+    ) -> str: ...
