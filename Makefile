@@ -52,7 +52,7 @@ figures: $(EXECUTED)
 # it, the package or the profile changes; finished training runs come from the cache.
 build/$(PROFILE)/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP)
 	@mkdir -p $(@D) figures
-	$(VENV)/bin/papermill --cwd notebooks -k python3 --log-level WARNING \
+	$(VPY) -m nodestudy.run_notebook --cwd notebooks -k python3 --log-level WARNING \
 	    -p profile $(PROFILE) -p device $(DEVICE) -p n_jobs $(JOBS) \
 	    -p figures_dir $(CURDIR)/figures $< $@
 

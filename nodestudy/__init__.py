@@ -14,6 +14,7 @@ Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 """
 
 from .analysis import critical_steps, reference_drop
+from .cache import RunCache
 from .config import DataConfig, ModelConfig, TrainConfig
 from .core.adapters import StepSizeAdapter, ToleranceAdapter
 from .core.check import check_ode
@@ -23,8 +24,9 @@ from .core.errors import NodestudyError, TrainingDiverged
 from .core.solvers import SolverSpec, solve
 from .data import Dataset, load_dataset
 from .evaluate import accuracy, accuracy_table, trajectories
+from .ipython import load_ipython_extension
 from .models import ODEClassifier
-from .runs import Run, RunCache, load_ensemble, open_run
+from .runs import Run, load_ensemble, open_run
 from .sweep import train_runs
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "critical_steps",
     "load_dataset",
     "load_ensemble",
+    "load_ipython_extension",
     "open_run",
     "reference_drop",
     "solve",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .adapt import start_from_heuristic
+from .cache import RunCache
 from .checks import check_run
 from .config import (
     DEFAULT_TEST_METHOD,
@@ -28,8 +29,9 @@ from .core.adaptation_rules import NAMED_RULES
 from .core.errors import NodestudyError, TrainingDiverged
 from .core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from .data import load_dataset
+from .devices import checked_device
 from .evaluate import accuracy
-from .runs import RunCache, open_run
+from .runs import open_run
 from .sweep import train_runs
 
 
@@ -130,6 +132,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> dict:
+    checked_device(args.device)
     result = check_run(
         open_run(args.run),
         split=args.split,
@@ -162,9 +165,9 @@ def _train(args: argparse.Namespace) -> dict:
     (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
     if run.diverged:
         raise TrainingDiverged(
-            f"training diverged (non-finite loss at iteration "
-            f"{run.metrics['diverged_at_iteration']}); the run is stored at {run.directory}; "
-            "try a smaller --lr or more --steps"
+            f"training diverged at iteration {run.metrics['diverged_at_iteration']} "
+            f"({run.metrics.get('diverged_reason') or 'non-finite loss'}); the run is stored "
+            f"at {run.directory}; try a smaller --lr, more --steps or a tighter --tol"
         )
     return {
         "run": str(run.directory),
@@ -232,6 +235,14 @@ def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec
 
 def _evaluate(args: argparse.Namespace) -> dict:
     run = open_run(args.run)
+    if run.diverged:
+        raise TrainingDiverged(
+            f"run {run.directory} diverged during training (iteration "
+            f"{run.metrics.get('diverged_at_iteration')}: "
+            f"{run.metrics.get('diverged_reason') or 'non-finite loss'}); there is no model "
+            "to evaluate"
+        )
+    checked_device(args.device)
     if args.solver is None and args.steps is None and args.tol is None:
         solver = run.final_solver
     else:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import images
 from .core.adaptation_rules import (
     DEFAULT_TEST_METHOD,
     DEFAULT_TEST_TOL_RATIO,
@@ -52,12 +53,12 @@ class DataConfig:
     """A data set. ``spheres`` is the concentric-spheres problem in ``dim`` dimensions;
     ``three_minima`` the damped particle (its state, position and velocity, has
     ``dim`` 2); ``digits``, ``mnist`` and ``cifar10`` images (``dim`` unused; use
-    :meth:`from_name` for their sizes). Where MNIST and CIFAR10 files live is not part
-    of the config: it does not change the result.
+    :meth:`from_name` for their sizes).
 
     ``seed`` fixes the generated points. It is separate from the training seed so that
     all training seeds of a configuration are scored on the same test set and their
-    spread measures training, not the luck of the test sample.
+    spread measures training, not the luck of the test sample. Where MNIST and CIFAR10
+    files live is not part of the config, but which files they are is (``files``).
     """
 
     name: str = "spheres"
@@ -65,6 +66,10 @@ class DataConfig:
     n_train: int = 2000
     n_test: int = 1000
     seed: int = 0
+    #: For MNIST and CIFAR10: the fingerprint of the files read (``images.fingerprint``),
+    #: so that runs trained on other files have other keys. None for generated and
+    #: bundled data, and left out of the key then.
+    files: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -81,6 +86,7 @@ class DataConfig:
             raise NodestudyError(f"sphere dimension must be at least 1 (got {self.dim})")
         if self.n_train < 1 or self.n_test < 1:
             raise NodestudyError("n_train and n_test must be positive")
+        _check_seed(self.seed, "data seed")
 
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> DataConfig:
@@ -93,7 +99,9 @@ class DataConfig:
         image = name.strip().lower().replace("-", "")
         if image in IMAGE_SIZES:
             n_train, n_test = IMAGE_SIZES[image]
-            return cls(**{"name": image, "n_train": n_train, "n_test": n_test, **overrides})
+            files = None if image == "digits" else images.fingerprint(image)
+            values = {"name": image, "n_train": n_train, "n_test": n_test, "files": files}
+            return cls(**{**values, **overrides})
         raise NodestudyError(
             f"unknown data set {name!r}; use sphereD for concentric spheres in D "
             "dimensions (sphere2 is the paper's main data set), three_minima, digits, mnist "
@@ -151,14 +159,19 @@ class TrainConfig:
             )
         if self.batch_size < 1:
             raise NodestudyError(f"batch size must be at least 1 (got {self.batch_size})")
-        if not self.learning_rate > 0:
-            raise NodestudyError(f"learning rate must be positive (got {self.learning_rate})")
+        if not 0 < self.learning_rate < float("inf"):
+            raise NodestudyError(
+                f"learning rate must be a positive, finite number (got {self.learning_rate})"
+            )
+        _check_seed(self.seed, "seed")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data; optional features that are off are left out, so adding one to
         the package does not change the keys of existing runs."""
         values = dataclasses.asdict(self)
         values["solver"] = self.solver.to_dict()
+        if values["data"]["files"] is None:
+            del values["data"]["files"]
         if self.adaptation is None:
             del values["adaptation"]
         else:
@@ -189,3 +202,7 @@ class TrainConfig:
         """The config with seed 0: configs equal here differ only in their seed."""
         return dataclasses.replace(self, seed=0)
 
+
+def _check_seed(seed: object, name: str) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise NodestudyError(f"{name} must be a whole number >= 0 (got {seed!r})")

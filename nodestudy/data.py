@@ -170,6 +170,12 @@ def load_dataset(config: DataConfig) -> Dataset:
     elif config.name == "digits":
         return Dataset(*images.digits(config.n_train, config.n_test, generator), n_classes=10)
     elif config.name in ("mnist", "cifar10"):
+        if config.files is not None and images.fingerprint(config.name) != config.files:
+            raise NodestudyError(
+                f"the {config.name} files in {images.data_directory()} are not the ones this "
+                f"config was made with (fingerprint {images.fingerprint(config.name)}, not "
+                f"{config.files}); make the config again (DataConfig.from_name) to use them"
+            )
         loader = images.load_mnist if config.name == "mnist" else images.load_cifar10
         x_train, y_train, x_test, y_test = loader()
         x_train, y_train = images.subset(x_train, y_train, config.n_train, generator, "train")

@@ -15,6 +15,7 @@ from .config import TrainConfig
 from .core import scoring
 from .core.solvers import SolverSpec, solve
 from .data import load_dataset
+from .devices import checked_device
 from .models import ODEClassifier
 from .parallel import parallel_map
 from .runs import Run, load_ensemble, score_key
@@ -83,6 +84,7 @@ def snapshot_accuracy_table(
 ) -> pd.DataFrame:
     """Tidy table of the weights kept during training: one row per run, snapshot
     iteration and test solver (``test_solvers(run, iteration)`` names them)."""
+    checked_device(device)
     tasks = [
         (run, {it: list(test_solvers(run, it)) for it in run.snapshots()})
         for run in runs
@@ -193,6 +195,7 @@ def accuracy_table(
     the seeds whose training succeeded). Scores are memoised in the run directories
     (``runs.py``), so only pairs of run and solver not scored before are computed.
     """
+    checked_device(device)
     groups: dict[TrainConfig, list[Run]] = {}
     for run in runs:
         if not run.diverged:

@@ -11,9 +11,12 @@ there is no other normalisation, as in the paper.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import pickle
 import struct
+import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +82,20 @@ def read_idx(path: str | Path) -> np.ndarray:
     the number of dimensions, the big-endian 32-bit sizes, then the data."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as file:
-        raw = file.read()
+    try:
+        with opener(path, "rb") as file:
+            raw = file.read()
+    except (OSError, EOFError, zlib.error) as error:  # truncated or corrupt gzip stream
+        raise NodestudyError(f"{path} cannot be read ({error}); download it again") from None
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_TYPES:
         raise NodestudyError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
     dims = raw[3]
     header = 4 + 4 * dims
+    if len(raw) < header:
+        raise NodestudyError(
+            f"{path}: the IDX header is truncated ({len(raw)} bytes, {header} needed); "
+            "download the file again"
+        )
     shape = struct.unpack(f">{dims}I", raw[4:header])
     dtype = np.dtype(_IDX_TYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
@@ -106,16 +117,7 @@ def _find_mnist_file(directory: Path, stem: str) -> Path | None:
 
 def load_mnist(directory: str | Path | None = None) -> ImageSplits:
     """MNIST from its four IDX files in ``directory`` (or ``MNIST/raw`` under it)."""
-    root = data_directory(directory)
-    paths = {key: _find_mnist_file(root, stem) for key, stem in MNIST_FILES.items()}
-    missing = [MNIST_FILES[key] for key, path in paths.items() if path is None]
-    if missing:
-        raise NodestudyError(
-            f"MNIST files not found in {root}: missing {', '.join(missing)} (each may be "
-            ".gz). Download the four IDX files of MNIST (e.g. from "
-            "https://yann.lecun.com/exdb/mnist/ or a mirror) on a machine with a network, "
-            f"put them there, or point ${DATA_ENV} at their directory."
-        )
+    paths = dict(zip(MNIST_FILES, mnist_paths(directory)))
     arrays = {key: read_idx(path) for key, path in paths.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -123,6 +125,7 @@ def load_mnist(directory: str | Path | None = None) -> ImageSplits:
             raise NodestudyError(
                 f"MNIST {split} files disagree: images {images.shape}, labels {labels.shape}"
             )
+        _check_labels(labels, f"MNIST {split} labels ({paths[f'{split}_labels']})")
     return (
         _images(arrays["train_images"][:, None]),
         torch.from_numpy(arrays["train_labels"].astype(np.int64)),
@@ -134,20 +137,80 @@ def load_mnist(directory: str | Path | None = None) -> ImageSplits:
 # -- CIFAR10 ---------------------------------------------------------------------------
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles what CIFAR10's python batches hold (a dict of bytes, lists of ints
+    and numpy uint8 arrays) and nothing else: any other global, e.g. ``os.system``,
+    is refused before it can be called, so a crafted file runs no code."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
+        }
+    )
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which no CIFAR10 batch holds")
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with path.open("rb") as file:
-        batch = pickle.load(file, encoding="bytes")
+    try:
+        with path.open("rb") as file:
+            batch = _BatchUnpickler(file, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise NodestudyError(
+            f"{path} is not a CIFAR10 batch ({error}); use the files of 'CIFAR-10 python "
+            "version' as downloaded"
+        ) from None
+    if not isinstance(batch, dict):
+        raise NodestudyError(f"{path} is not a CIFAR10 batch (it holds {type(batch).__name__})")
     batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
     if "data" not in batch or "labels" not in batch:
         raise NodestudyError(f"{path} is not a CIFAR10 batch (no 'data' and 'labels')")
-    data = np.asarray(batch["data"], dtype=np.uint8)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise NodestudyError(f"{path}: data has shape {data.shape}, expected (N, 3072)")
-    return data.reshape(-1, 3, 32, 32), np.asarray(batch["labels"], dtype=np.int64)
+    data = np.asarray(batch["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise NodestudyError(
+            f"{path}: data has shape {data.shape} and type {data.dtype}, expected (N, 3072) uint8"
+        )
+    labels = np.asarray(batch["labels"])
+    if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
+        raise NodestudyError(
+            f"{path}: {len(labels)} labels for {len(data)} images; the batch is damaged"
+        )
+    _check_labels(labels, f"CIFAR10 labels ({path})")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def load_cifar10(directory: str | Path | None = None) -> ImageSplits:
-    """CIFAR10 from the python pickle batches (``cifar-10-batches-py``) in ``directory``."""
+def _check_labels(labels: np.ndarray, what: str, classes: int = 10) -> None:
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        raise NodestudyError(
+            f"{what} run from {labels.min()} to {labels.max()}; a class label must lie in "
+            f"0..{classes - 1}"
+        )
+
+
+def mnist_paths(directory: str | Path | None = None) -> list[Path]:
+    """The four MNIST files, or a one-line error naming what is missing and where."""
+    root = data_directory(directory)
+    paths = {key: _find_mnist_file(root, stem) for key, stem in MNIST_FILES.items()}
+    missing = [MNIST_FILES[key] for key, path in paths.items() if path is None]
+    if missing:
+        raise NodestudyError(
+            f"MNIST files not found in {root}: missing {', '.join(missing)} (each may be "
+            ".gz). Download the four IDX files of MNIST (e.g. from "
+            "https://yann.lecun.com/exdb/mnist/ or a mirror) on a machine with a network, "
+            f"put them there, or point ${DATA_ENV} at their directory."
+        )
+    return [paths[key] for key in MNIST_FILES]
+
+
+def cifar10_paths(directory: str | Path | None = None) -> list[Path]:
+    """The six CIFAR10 batches, or a one-line error naming what is missing and where."""
     root = data_directory(directory)
     folder = root / CIFAR10_FOLDER if (root / CIFAR10_FOLDER).is_dir() else root
     names = (*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH)
@@ -159,8 +222,36 @@ def load_cifar10(directory: str | Path | None = None) -> ImageSplits:
             "https://www.cs.toronto.edu/~kriz/cifar.html) on a machine with a network, "
             f"unpack it there (it makes {CIFAR10_FOLDER}/), or point ${DATA_ENV} at it."
         )
-    train = [_read_cifar_batch(folder / name) for name in CIFAR10_TRAIN_BATCHES]
-    test_images, test_labels = _read_cifar_batch(folder / CIFAR10_TEST_BATCH)
+    return [folder / name for name in names]
+
+
+def fingerprint(name: str, directory: str | Path | None = None) -> str:
+    """Identity of the files a file-backed data set is read from: a hash of their
+    names, sizes and contents (each file hashed once per process while unchanged).
+    It is part of a run's config, so runs trained on other files never share a key."""
+    paths = mnist_paths(directory) if name == "mnist" else cifar10_paths(directory)
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:".encode())
+        digest.update(_file_hash(path, stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_cifar10(directory: str | Path | None = None) -> ImageSplits:
+    """CIFAR10 from the python pickle batches (``cifar-10-batches-py``) in ``directory``."""
+    *train_paths, test_path = cifar10_paths(directory)
+    train = [_read_cifar_batch(path) for path in train_paths]
+    test_images, test_labels = _read_cifar_batch(test_path)
     return (
         _images(np.concatenate([images for images, _ in train])),
         torch.as_tensor(np.concatenate([labels for _, labels in train])),

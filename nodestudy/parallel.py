@@ -12,6 +12,8 @@ import torch
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from .core.errors import NodestudyError
+
 Item = TypeVar("Item")
 
 
@@ -25,6 +27,11 @@ def parallel_map(
 ) -> list[Any]:
     """``[function(item, **kwargs) for item in items]``, in order, over ``n_jobs``
     worker processes (1: in this process). ``progress`` labels a progress bar."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise NodestudyError(
+            f"n_jobs={n_jobs!r}: give a whole number of worker processes (1: none, -1: one per "
+            "core)"
+        )
     items = list(items)
     if n_jobs == 1 or len(items) <= 1:
         iterator = (function(item, **kwargs) for item in items)

@@ -15,6 +15,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .core.solvers import SolverSpec
+from .report import output_directory
 
 CLASS_COLOURS = ("#1f77b4", "#d62728")  # class 0 blue, class 1 red
 METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
@@ -22,8 +23,7 @@ METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
 
 def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
     """Write ``name``.png and ``name``.pdf into ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = output_directory(directory)
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})

@@ -1,4 +1,4 @@
-"""The cache of finished runs: one directory per training config, keyed by its hash.
+"""A finished run as stored on disk (``cache.py`` decides which directories are served).
 
 A run directory holds ``config.json`` (the whole description), ``weights.pt`` (one
 model's weights), ``history.csv`` (one row per iteration) and ``metrics.json``. It is
@@ -9,17 +9,14 @@ Beside them, ``scores.json`` memoises the run's accuracy under each test solver 
 has been scored with. Scoring a model under a solver is a pure function of the run,
 so the figures of several notebooks share one evaluation, and a rerun evaluates only
 what is new. It is derived data: deleting it loses nothing but time.
-
-The cache root is the ``NODESTUDY_CACHE`` environment variable, else
-``$XDG_CACHE_HOME/nodestudy/runs`` (``~/.cache/nodestudy/runs``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,13 +40,6 @@ SNAPSHOTS_FILE = "snapshots.pt"
 SCORES_FILE = "scores.json"
 
 
-def default_cache_root() -> Path:
-    if env := os.environ.get("NODESTUDY_CACHE"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "nodestudy" / "runs"
-
-
 @dataclass(frozen=True)
 class Run:
     """A finished training run as stored in the cache."""
@@ -66,7 +56,7 @@ class Run:
         return _read_history(self.directory / HISTORY_FILE).copy()
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return torch.load(self.directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        return _load_tensors(self.directory / WEIGHTS_FILE)
 
     def model(self, device: str | torch.device = "cpu") -> ODEClassifier:
         return load_ensemble([self], device=device)
@@ -96,23 +86,39 @@ class Run:
         path = self.directory / SNAPSHOTS_FILE
         if not path.is_file():
             return {}
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return _load_tensors(path)
 
     def scores(self) -> dict[str, float]:
-        """Accuracies stored by :meth:`add_scores`, by :func:`score_key`."""
+        """Accuracies stored by :meth:`add_scores`, by :func:`score_key`. The memo is
+        derived data: an unreadable one counts as empty (its scores are recomputed)."""
         path = self.directory / SCORES_FILE
-        return json.loads(path.read_text()) if path.is_file() else {}
+        try:
+            scores = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(scores, dict):
+            return {}
+        return {k: v for k, v in scores.items() if isinstance(v, int | float)}
 
     def add_scores(self, scores: dict[str, float]) -> None:
         """Merge accuracies into the run's memo, replacing the file atomically: a
         reader never sees half a file. Two writers racing may drop each other's new
-        entries, which costs a recomputation, never a wrong number."""
+        entries, which costs a recomputation, never a wrong number. In a cache that
+        cannot be written nothing is stored; the scores are still returned to callers."""
         if not scores:
             return
         merged = {**self.scores(), **scores}
-        descriptor, staging = tempfile.mkstemp(prefix=".scores-", dir=self.directory)
+        try:
+            descriptor, staging = tempfile.mkstemp(prefix=".scores-", dir=self.directory)
+        except OSError:
+            warnings.warn(
+                f"nodestudy: {self.directory} is read-only; scores are computed, not memoised",
+                stacklevel=2,
+            )
+            return
         with os.fdopen(descriptor, "w") as file:
             json.dump(merged, file, indent=0, sort_keys=True)
+        os.chmod(staging, 0o666 & ~current_umask())
         os.replace(staging, self.directory / SCORES_FILE)
 
 
@@ -155,57 +161,36 @@ def open_run(directory: str | Path) -> Run:
             f"{str(path)!r} holds no finished run (missing {', '.join(missing)}); "
             "pass the 'run' path printed by `nodestudy train --json`"
         )
-    config = TrainConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
-    metrics = json.loads((path / METRICS_FILE).read_text())
+    try:
+        config = TrainConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+        metrics = json.loads((path / METRICS_FILE).read_text())
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise NodestudyError(
+            f"{path} holds a damaged run ({type(error).__name__}: {error}); delete the "
+            "directory and train the run again"
+        ) from None
+    if not isinstance(metrics, dict):
+        raise NodestudyError(f"{path} holds a damaged run (metrics.json is not an object)")
     return Run(directory=path, config=config, metrics=metrics)
 
 
-class RunCache:
-    """Finished runs on disk, looked up by config."""
+def _load_tensors(path: Path) -> dict:
+    """A stored checkpoint, read with ``weights_only=True``: tensors and plain data only,
+    so a crafted file cannot run code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, not a checkpoint, or refused by weights_only
+        raise NodestudyError(
+            f"{path} is unreadable ({type(error).__name__}); delete its run directory and "
+            "train the run again"
+        ) from None
 
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_root()
 
-    def path(self, config: TrainConfig) -> Path:
-        return self.root / config.key()[:24]
-
-    def get(self, config: TrainConfig) -> Run | None:
-        path = self.path(config)
-        if not (path / METRICS_FILE).is_file():
-            return None
-        return open_run(path)
-
-    def put(self, member: TrainedMember) -> Run:
-        """Store a finished run atomically; an existing entry wins and is kept."""
-        final = self.path(member.config)
-        if (existing := self.get(member.config)) is not None:
-            return existing
-        self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".partial-{final.name}-", dir=self.root))
-        try:
-            (staging / CONFIG_FILE).write_text(json.dumps(member.config.to_dict(), indent=2))
-            torch.save(member.weights, staging / WEIGHTS_FILE)
-            torch.save(member.snapshots, staging / SNAPSHOTS_FILE)
-            member.history.to_csv(staging / HISTORY_FILE, index=False)
-            (staging / METRICS_FILE).write_text(json.dumps(member.metrics, indent=2))
-            try:
-                staging.rename(final)
-            except OSError:
-                if self.get(member.config) is None:  # not a lost race: a real error
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return open_run(final)
-
-    def runs(self) -> list[Run]:
-        """Every finished run in the cache."""
-        if not self.root.is_dir():
-            return []
-        return [
-            open_run(path)
-            for path in sorted(self.root.iterdir())
-            if not path.name.startswith(".") and (path / METRICS_FILE).is_file()
-        ]
+def current_umask() -> int:
+    """The process umask (read without changing it for good)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_ensemble(

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import torch
 
+from .budget import check_fits
+from .cache import RunCache
 from .config import TrainConfig
+from .core.errors import NodestudyError
+from .data import load_dataset
+from .devices import checked_device
 from .parallel import parallel_map
-from .runs import Run, RunCache
+from .runs import Run
 from .train import train_ensemble, trains_as_ensemble
 
 
@@ -44,14 +49,31 @@ def train_runs(
 ) -> list[Run]:
     """The finished run of every config, training only those not in the cache.
 
-    Each group is stored as soon as it finishes, so an interrupted sweep keeps all
-    finished runs and a rerun trains only what is missing.
+    Before any training: the cache must be writable, the device must exist and the
+    data sets must load (each a one-line error otherwise). Each group is stored as soon
+    as it finishes, so an interrupted sweep keeps all finished runs and a rerun trains
+    only what is missing. A group that fails does not stop the others; the failures
+    are reported in one error at the end, when everything else is stored.
     """
     cache = cache or RunCache()
     missing = [config for config in configs if cache.get(config) is None]
+    if missing:
+        cache.ensure_writable()
+        cache.clean_partials()
+        checked_device(device)
+        check_fits(missing)
+        for data in dict.fromkeys(config.data for config in missing):
+            dataset = load_dataset(data)
+            for config in missing:
+                if config.data == data and config.batch_size > len(dataset.y_train):
+                    raise NodestudyError(
+                        f"batch size {config.batch_size} exceeds the {len(dataset.y_train)} "
+                        f"training points of {data.short_name}; use at most "
+                        f"{len(dataset.y_train)} (a full batch)"
+                    )
     groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
     label = "training groups" if progress and n_jobs != 1 else None
-    parallel_map(
+    failures = parallel_map(
         _train_group,
         groups,
         n_jobs,
@@ -60,12 +82,28 @@ def train_runs(
         device=device,
         progress_bars=progress and n_jobs == 1,
     )
+    failures = [failure for failure in failures if failure is not None]
+    if failures:
+        raise NodestudyError(
+            f"{len(failures)} of {len(groups)} training groups failed; every other run is "
+            f"stored, rerun to train only what is missing. First: {failures[0]}"
+        )
     return [cache.get(config) for config in configs]
 
 
 def _train_group(
     group: Sequence[TrainConfig], *, root: Path, device: str | torch.device, progress_bars: bool
-) -> None:
+) -> str | None:
+    """Train and store one group; a failure is returned as one line, not raised, so
+    that the rest of the sweep goes on."""
     cache = RunCache(root)
-    for member in train_ensemble(group, device=device, progress=progress_bars):
-        cache.put(member)
+    try:
+        for member in train_ensemble(group, device=device, progress=progress_bars):
+            cache.put(member)
+    except Exception as error:  # KeyboardInterrupt still stops the sweep
+        first = group[0]
+        return (
+            f"{first.data.short_name} {first.solver.label()} seeds "
+            f"{[c.seed for c in group]}: {type(error).__name__}: {error}"
+        )
+    return None

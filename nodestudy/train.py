@@ -98,6 +98,7 @@ def train_ensemble(
     snapshot_at = set(snapshot_iterations(iterations))
     snapshots: dict[int, list[dict[str, torch.Tensor]]] = {}
     diverged_at: list[int | None] = [None] * len(seeds)
+    failure: tuple[int, str] | None = None  # an adaptive solve that could not go on
 
     label = f"{config.data.short_name} {config.solver.label()} seeds={seeds}"
     if adapter is not None:
@@ -107,7 +108,15 @@ def train_ensemble(
         solver = adapter.solver if adapter is not None else config.solver
         index = batches.next().to(device)
         x, y = x_train[index], y_train[index]
-        solution = integrate(model.vector_field(), model.flatten_inputs(x), solver)
+        try:
+            solution = integrate(model.vector_field(), model.flatten_inputs(x), solver)
+        except (AssertionError, RuntimeError) as error:  # torchdiffeq: step underflow, ...
+            if solver.is_fixed_step:
+                raise
+            failure = (iteration + 1, f"{solver.label()} failed: {_first_line(error)}")
+            losses[iteration:] = float("nan")
+            batch_accuracy[iteration:] = float("nan")
+            break
         logits = model.classify(solution.final)
         member_loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
         optimiser.zero_grad(set_to_none=True)
@@ -135,8 +144,17 @@ def train_ensemble(
 
     final_solver = adapter.solver if adapter is not None else config.solver
     log.add_adaptation(adapter.history if adapter is not None else None)
-    train_scores = accuracy(model, data.x_train, data.y_train, final_solver)
-    test_scores = accuracy(model, data.x_test, data.y_test, final_solver)
+    if failure is not None:
+        diverged_at = [failure[0]] * len(seeds)
+    reasons = [
+        None if at is None else (failure[1] if failure is not None else "non-finite loss")
+        for at in diverged_at
+    ]
+    if all(at is not None for at in diverged_at):
+        train_scores = test_scores = torch.full((len(seeds),), float("nan"))
+    else:
+        train_scores = accuracy(model, data.x_train, data.y_train, final_solver)
+        test_scores = accuracy(model, data.x_test, data.y_test, final_solver)
     losses_np, batch_accuracy_np = losses.cpu().numpy(), batch_accuracy.cpu().numpy()
     members = []
     for member, member_config in enumerate(configs):
@@ -152,6 +170,7 @@ def train_ensemble(
             "final_tol": final_solver.tol,
             "diverged": diverged,
             "diverged_at_iteration": diverged_at[member],
+            "diverged_reason": reasons[member],
             "train_seconds": seconds / len(seeds),
             "ensemble_size": len(seeds),
             "device": str(device),
@@ -186,6 +205,11 @@ class _IterationLog:
             self.steps[iteration] = solver.steps
 
     def add_adaptation(self, history: pd.DataFrame | None) -> None:
+        """The adapter's history, padded to the run's length if training stopped early."""
+        if history is not None and len(history) < len(self.nfe_forward):
+            history = history.reindex(range(len(self.nfe_forward)))
+            history["nfe_check"] = history["nfe_check"].fillna(0).astype(int)
+            history["decision"] = history["decision"].fillna("")
         self.adaptation = history
 
     @property
@@ -271,3 +295,7 @@ def _note_divergence(losses: torch.Tensor, iteration: int, diverged_at: list) ->
         if diverged_at[member] is None:
             diverged_at[member] = start + 1 + int(window[:, member].nonzero()[0])
 
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

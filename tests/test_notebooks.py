@@ -102,3 +102,39 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path, cache_dir):
         assert (figures / name).stat().st_size > 0, name
     for numbers in figures.glob("*.json"):
         assert json.loads(numbers.read_text())["profile"] == "smoke"
+
+
+def readme_papermill_lines():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    return [line for line in readme.splitlines() if line.startswith("../.venv/bin/papermill ")]
+
+
+@pytest.mark.parametrize("line", readme_papermill_lines(), ids=lambda line: line.split()[1])
+def test_the_readme_papermill_examples_pass_their_parameters_as_the_notebooks_expect(
+    line, monkeypatch
+):
+    import dataclasses
+    import shlex
+
+    import papermill.cli
+
+    from nodestudy import profiles
+
+    recorded = {}
+    monkeypatch.setattr(
+        papermill.cli, "execute_notebook", lambda *a, **kw: recorded.update(kw["parameters"])
+    )
+    arguments = shlex.split(line)[1:]
+    notebook = Path(__file__).parent.parent / "notebooks" / arguments[0]
+    papermill.cli.papermill.main(args=arguments, standalone_mode=False)
+    declared = papermill.inspect_notebook(str(notebook))
+    assert set(recorded) <= set(declared), set(recorded) - set(declared)
+    fields = {
+        f.name: f.type
+        for study in (profiles.Study, profiles.AppendixStudy, profiles.CheckStudy)
+        for f in dataclasses.fields(study)
+    }
+    for name, value in recorded.items():
+        checked = profiles._checked(name, fields.get(name), value)
+        if isinstance(value, list):  # a list arrives as a list and stays one
+            assert isinstance(checked, tuple) and len(checked) == len(value)

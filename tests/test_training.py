@@ -1,4 +1,4 @@
-import math
+import json
 
 import pytest
 import torch
@@ -92,7 +92,9 @@ def test_a_diverging_run_is_stored_as_diverged_not_lost(cache_dir):
     (run,) = runs
     assert run.diverged
     assert 1 <= run.metrics["diverged_at_iteration"] <= 60
-    assert math.isnan(run.metrics["test_accuracy"])
+    assert run.metrics["test_accuracy"] is None  # strict JSON: no bare NaN in metrics.json
+    assert run.metrics["diverged_reason"] == "non-finite loss"
+    json.loads((run.directory / "metrics.json").read_text(), parse_constant=_no_constants)
     assert RunCache().get(run.config) is not None
 
 
@@ -131,3 +133,7 @@ def test_adjoint_training_records_its_backward_evaluations():
     assert "gradient" not in config().to_dict()
     with pytest.raises(NodestudyError, match="unknown gradient"):
         config(gradient="reverse")
+
+
+def _no_constants(name):
+    raise AssertionError(f"metrics.json holds {name}, which strict JSON does not allow")

@@ -1,0 +1,296 @@
+"""Fault injection: damaged cache entries, killed writers, unwritable places, crafted
+data files and checkpoints, failing solvers. Each test injects one fault and checks
+that nothing is lost, nothing wrong is served and no code runs."""
+
+import gzip
+import json
+import os
+import pickle
+import socket
+import stat
+
+import numpy as np
+import pytest
+import torch
+from test_cli import nodestudy as run_cli
+from test_images import fake_cifar10, fake_mnist, write_idx
+from test_training import config
+
+import nodestudy.runs
+from nodestudy import DataConfig, NodestudyError, RunCache, SolverSpec, TrainConfig, load_dataset
+from nodestudy.cache import CORRUPT_PREFIX, verify_run
+from nodestudy.evaluate import accuracy_table
+from nodestudy.images import load_cifar10, load_mnist, read_idx
+from nodestudy.sweep import train_runs
+
+
+class Payload:
+    """Unpickling this would create a file: the mark of code run from data."""
+
+    def __init__(self, mark):
+        self.mark = str(mark)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.mark}",))
+
+
+def stored(cache_dir, **kwargs):
+    (run,) = train_runs([config(iterations=5, **kwargs)], progress=False)
+    return run
+
+
+# -- the cache: verified, not trusted ---------------------------------------------------
+
+
+def damage_weights(run):
+    path = run.directory / "weights.pt"
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def drop_history(run):
+    (run.directory / "history.csv").unlink()
+
+
+def break_metrics(run):
+    (run.directory / "metrics.json").write_text('{"test_accuracy": 0.5,')
+
+
+def shorten_history(run):
+    lines = (run.directory / "history.csv").read_text().splitlines()
+    (run.directory / "history.csv").write_text("\n".join(lines[:3]) + "\n")
+
+
+def swap_config(run):
+    other = config(iterations=6).to_dict()
+    (run.directory / "config.json").write_text(json.dumps(other))
+
+
+@pytest.mark.parametrize(
+    "damage", [damage_weights, drop_history, break_metrics, shorten_history, swap_config]
+)
+def test_a_damaged_entry_is_moved_aside_and_trained_again_not_served(cache_dir, damage):
+    run = stored(cache_dir)
+    damage(run)
+    with pytest.warns(UserWarning, match="trained again"):
+        (again,) = train_runs([config(iterations=5)], progress=False)
+    assert again.directory == run.directory
+    verify_run(again.directory, config(iterations=5))  # whole and readable again
+    assert len(list(cache_dir.glob(f"{CORRUPT_PREFIX}*"))) == 1  # kept for inspection
+    (third,) = train_runs([config(iterations=5)], progress=False)  # not fatal on rerun
+    assert third.metrics == again.metrics
+
+
+def test_a_damaged_entry_in_a_cache_that_cannot_change_is_reported_in_one_line(
+    cache_dir, monkeypatch
+):
+    run = stored(cache_dir)
+    damage_weights(run)
+
+    def refuse(self, target):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(type(run.directory), "rename", refuse)
+    with pytest.raises(NodestudyError, match=r"delete .* or point NODESTUDY_CACHE"):
+        RunCache().get(config(iterations=5))
+
+
+def test_evaluating_a_damaged_run_directly_says_so_in_one_line(cache_dir):
+    run = stored(cache_dir)
+    damage_weights(run)
+    result = run_cli("evaluate", str(run.directory))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "unreadable" in result.stderr
+
+
+def test_a_corrupt_score_memo_is_recomputed_and_rewritten(cache_dir):
+    run = stored(cache_dir)
+    first = accuracy_table([run], lambda c: [c.solver])
+    (run.directory / "scores.json").write_text("{not json")
+    assert run.scores() == {}
+    again = accuracy_table([run], lambda c: [c.solver])
+    assert again.equals(first)
+    assert json.loads((run.directory / "scores.json").read_text())
+
+
+def test_a_read_only_cache_can_still_be_scored(cache_dir, monkeypatch):
+    run = stored(cache_dir)
+    before = sorted(p.name for p in run.directory.iterdir())
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(nodestudy.runs.tempfile, "mkstemp", refuse)
+    with pytest.warns(UserWarning, match="read-only"):
+        table = accuracy_table([run], lambda c: [c.solver, SolverSpec("rk4", 8)])
+    assert len(table) == 2 and table.accuracy.between(0, 1).all()
+    assert sorted(p.name for p in run.directory.iterdir()) == before  # nothing written
+
+
+def test_a_killed_writers_partial_directory_is_cleaned_up_a_live_ones_kept(cache_dir):
+    stored(cache_dir)
+    host = socket.gethostname()
+    dead = cache_dir / f".partial-{'a' * 24}-{host}-999999999-x1"
+    live = cache_dir / f".partial-{'b' * 24}-{host}-{os.getpid()}-x2"
+    for path in (dead, live):
+        path.mkdir()
+        (path / "weights.pt").write_bytes(b"half")
+    train_runs([config(iterations=5, seed=1)], progress=False)
+    assert not dead.exists() and live.exists()
+
+
+def test_run_directories_are_readable_by_the_group(cache_dir):
+    old = os.umask(0o022)
+    try:
+        run = stored(cache_dir)
+    finally:
+        os.umask(old)
+    mode = run.directory.stat().st_mode
+    assert mode & stat.S_IRGRP and mode & stat.S_IXGRP
+
+
+def test_an_unusable_cache_location_fails_before_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for root in (blocker, blocker / "runs"):
+        with pytest.raises(NodestudyError, match="run cache"):
+            train_runs([config(iterations=5)], cache=RunCache(root), progress=False)
+
+
+def test_a_device_that_does_not_exist_fails_before_training(cache_dir, monkeypatch):
+    import nodestudy.sweep
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the device")
+
+    monkeypatch.setattr(nodestudy.sweep, "train_ensemble", no_training)
+    for device in ("cuda:7", "gpu"):
+        with pytest.raises(NodestudyError, match="device"):
+            train_runs([config(iterations=5)], device=device, progress=False)
+
+
+# -- divergence and failures are results -------------------------------------------------
+
+
+def test_a_failing_adaptive_solver_is_stored_as_diverged_and_the_sweep_goes_on(
+    cache_dir, monkeypatch
+):
+    import torchdiffeq
+
+    real = torchdiffeq.odeint
+    calls = {"n": 0}
+
+    def underflow_after_a_while(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise AssertionError("underflow in dt 1e-20")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torchdiffeq, "odeint", underflow_after_a_while)
+    adaptive = config(iterations=10).replace(solver=SolverSpec("dopri5", tol=1e-3))
+    fixed = config(iterations=10)
+    runs = train_runs([adaptive, fixed], progress=False)
+    failed, fine = runs
+    assert failed.diverged and failed.metrics["diverged_at_iteration"] == 4
+    assert "underflow" in failed.metrics["diverged_reason"]
+    assert not fine.diverged
+    json.loads((failed.directory / "metrics.json").read_text(), parse_constant=_refuse)
+    result = run_cli("evaluate", str(failed.directory))
+    assert result.returncode == 2 and "diverged" in result.stderr
+
+
+def test_one_failing_configuration_does_not_stop_the_rest_of_a_sweep(cache_dir, monkeypatch):
+    import nodestudy.sweep
+
+    real = nodestudy.sweep.train_ensemble
+
+    def fail_for_three_steps(group, **kwargs):
+        if group[0].solver.steps == 3:
+            raise RuntimeError("out of memory (injected)")
+        return real(group, **kwargs)
+
+    monkeypatch.setattr(nodestudy.sweep, "train_ensemble", fail_for_three_steps)
+    configs = [config(steps=3, iterations=5), config(steps=2, iterations=5)]
+    with pytest.raises(NodestudyError, match=r"1 of 2 training groups failed.*injected"):
+        train_runs(configs, progress=False)
+    assert RunCache().get(configs[1]) is not None and RunCache().get(configs[0]) is None
+
+
+def _refuse(name):
+    raise AssertionError(f"metrics.json holds {name}")
+
+
+# -- no code from data files or checkpoints -------------------------------------------
+
+
+def test_a_crafted_cifar10_batch_runs_nothing_and_fails_in_one_line(tmp_path):
+    fake_cifar10(tmp_path)
+    mark = tmp_path / "ran"
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_1"
+    batch.write_bytes(pickle.dumps({b"data": Payload(mark), b"labels": [0]}, protocol=2))
+    with pytest.raises(NodestudyError, match=r"not a CIFAR10 batch.*(os|posix)\.system"):
+        load_cifar10(tmp_path)
+    assert not mark.exists()
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_crafted_checkpoint_runs_nothing(cache_dir):
+    run = stored(cache_dir)
+    mark = cache_dir / "ran"
+    with open(run.directory / "weights.pt", "wb") as file:
+        pickle.dump({"w1": Payload(mark)}, file)
+    with pytest.raises(NodestudyError, match="unreadable"):
+        run.weights()
+    with pytest.warns(UserWarning, match="trained again"):
+        RunCache().get(config(iterations=5))
+    assert not mark.exists()
+
+
+# -- loaders check what they read -----------------------------------------------------
+
+
+def test_truncated_idx_headers_and_gzip_streams_fail_in_one_line(tmp_path):
+    header_only = tmp_path / "short-idx"
+    header_only.write_bytes(bytes([0, 0, 0x08, 3, 0, 0]))
+    with pytest.raises(NodestudyError, match="header is truncated"):
+        read_idx(header_only)
+    full = tmp_path / "full.gz"
+    write_idx(full, np.zeros((4, 28, 28)), gz=True)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(full.read_bytes()[:-20])
+    with pytest.raises(NodestudyError, match="cannot be read"):
+        read_idx(cut)
+
+
+def test_labels_out_of_range_or_in_the_wrong_number_are_refused(tmp_path):
+    fake_mnist(tmp_path, gz=False)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(20, 12))
+    with pytest.raises(NodestudyError, match=r"must lie in 0\.\.9"):
+        load_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(19))
+    with pytest.raises(NodestudyError, match="disagree"):
+        load_mnist(tmp_path)
+
+
+def test_runs_trained_on_other_files_have_other_keys(tmp_path, monkeypatch):
+    fake_mnist(tmp_path)
+    monkeypatch.setenv("NODESTUDY_DATA", str(tmp_path))
+    before = DataConfig.from_name("mnist", n_train=16, n_test=8)
+    assert before.files is not None
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(images, "rb") as file:
+        raw = bytearray(file.read())
+    raw[-1] ^= 0xFF  # one pixel of one image changed
+    with gzip.open(images, "wb") as file:
+        file.write(bytes(raw))
+    after = DataConfig.from_name("mnist", n_train=16, n_test=8)
+    solver = SolverSpec("euler", 2)
+    assert TrainConfig(before, solver).key() != TrainConfig(after, solver).key()
+    load_dataset.cache_clear()
+    with pytest.raises(NodestudyError, match="not the ones this config was made with"):
+        load_dataset(before)
+    assert len(load_dataset(after).y_train) == 16
+
+
+def test_generated_data_keeps_its_keys_without_a_fingerprint():
+    assert "files" not in config().to_dict()["data"]
+    assert torch.equal(load_dataset(DataConfig()).y_test, load_dataset(DataConfig()).y_test)
