@@ -89,6 +89,9 @@ def run_adaptation_study(
         [rule_rows(name, group, study, device, n_jobs) for name, group in runs.items()],
         ignore_index=True,
     )
+    bar = learned_bar(grid_drops)
+    rows["learned"] = rows.final_accuracy >= bar
+    rows["learned_bar"] = bar
     return AdaptationResults(
         adapted=adapted,
         grid=grid,
@@ -146,9 +149,25 @@ def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> 
     return pd.DataFrame(rows)
 
 
+#: A seed has learned when its final accuracy (under its own solver) reaches this share
+#: of what the grid's finest fixed step reaches (median over seeds).
+LEARNED_FRACTION = 0.8
+
+
+def learned_bar(grid_drops: pd.DataFrame) -> float:
+    """The accuracy a seed must reach to count as learned: ``LEARNED_FRACTION`` of the
+    median training-solver accuracy at the grid's finest step."""
+    finest = grid_drops[grid_drops.train_steps == grid_drops.train_steps.max()]
+    return LEARNED_FRACTION * float(finest.train_solver_accuracy.median())
+
+
 def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:
-    """Per rule: means over seeds (and the spread of the drops), and how many seeds
+    """Per rule, over the seeds that learned (``learned``; the others enter no mean):
+    means (and the largest drops), the count of learned seeds, and how many of them
     stayed within ``limit`` at the end and throughout."""
+    counts = rows.groupby("rule", sort=False).size()
+    if "learned" in rows:
+        rows = rows[rows.learned]
     grouped = rows.groupby("rule", sort=False)
     summary = grouped[
         [
@@ -163,14 +182,15 @@ def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:
     ].mean()
     summary["final_drop_max"] = grouped.final_drop.max()
     summary["worst_drop_max"] = grouped.worst_drop.max()
-    summary["seeds"] = grouped.size()
+    summary["learned_seeds"] = grouped.size()
+    summary["seeds"] = counts
     summary["seeds_final_within_limit"] = grouped.final_drop.apply(
         lambda d: int(np.sum(d <= limit))
     )
     summary["seeds_always_within_limit"] = grouped.worst_drop.apply(
         lambda d: int(np.sum(d <= limit))
     )
-    return summary.reset_index()
+    return summary.reindex(counts.index).reset_index()
 
 
 def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:

@@ -491,13 +491,16 @@ def plot_rule_comparison(rules: pd.DataFrame, limit: float, title: str) -> Figur
         ("worst_drop", "worst drop during training (20 snapshots)", True),
         ("nfe_per_iteration", "forward NFE per iteration, checks included", False),
     )
+    learned = rules.learned if "learned" in rules else pd.Series(True, index=rules.index)
     for ax, (column, label, limited) in zip(axes, panels):
-        means = rules.groupby("rule", sort=False)[column].mean().reindex(order)
+        means = rules[learned].groupby("rule", sort=False)[column].mean().reindex(order)
         ax.bar(range(len(order)), means.to_numpy(), color="0.85", edgecolor="0.5", width=0.6)
         for i, rule in enumerate(order):
-            values = rules.loc[rules.rule == rule, column].to_numpy()
-            jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
-            ax.plot(i + np.asarray(jitter), values, "o", ms=5, color="#1f77b4", alpha=0.8)
+            mine = rules.rule == rule
+            values = rules.loc[mine, column].to_numpy()
+            jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+            for x, value, ok in zip(i + jitter, values, learned[mine]):
+                ax.plot(x, value, "o", ms=5, color="#1f77b4", mfc=None if ok else "none")
         if limited:
             ax.axhline(
                 limit, color="#d62728", ls="--", lw=1, label=f"limit of a valid model ({limit:g})"
@@ -507,7 +510,7 @@ def plot_rule_comparison(rules: pd.DataFrame, limit: float, title: str) -> Figur
         ax.set_xticks(range(len(order)), order)
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    axes[0].set_ylabel("per seed (dots), mean (bars)")
+    axes[0].set_ylabel("per seed (dots; hollow: not learned), mean of learned (bars)")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

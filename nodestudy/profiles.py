@@ -219,6 +219,8 @@ IMAGE_PROFILES: dict[str, Study] = {
         tolerances=(1e-1, 1e-2, 1e-3),
         data=DataConfig.from_name("digits"),
         model=ModelConfig(hidden_channels=8),
+        # strict (equivalence) drives digits towards 500 steps, which costs hours here
+        compared_rules=("paper", "probe", "paired", "flips"),
     ),
     "paper": Study(
         seeds=(0, 1, 2, 3, 4),
