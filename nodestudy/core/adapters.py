@@ -85,6 +85,31 @@ class _Adapter:
 
         return check_ode(func, x, y, t_span=self.t_span, **self.odeint_kwargs, **options)
 
+    def update(
+        self,
+        iteration: int,
+        func: VectorField,
+        x: Tensor,
+        y: Tensor,
+        head: Readout,
+        *,
+        encode: Readout | None = None,
+        nfe: int | None = None,
+    ) -> str:
+        """Record the iteration just trained and, every ``check_every`` iterations,
+        check and move the step (tolerance). Returns the decision ("shrink", "grow",
+        "keep", or "" between checks). ``nfe`` is the training solve's evaluations if
+        you count them (the tolerance adapter's patience rule needs them); without it
+        the step adapter records its solver's."""
+        self._used = self._current()
+        self._observe(nfe)
+        check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
+        self._record(iteration, self._training_nfe(nfe), check)
+        return check.get("decision", "")
+
+    def _observe(self, nfe: int | None) -> None:
+        """Per-iteration bookkeeping before a check (none for fixed steps)."""
+
     def _due(self, iteration: int) -> bool:
         return (iteration + 1) % self.rule.check_every == 0
 
@@ -226,25 +251,11 @@ class StepSizeAdapter(_Adapter):
         )
         return SolverSpec(self.rule.test_method, grid_steps(h, 1_000_000, self.t_span))
 
-    def update(
-        self,
-        iteration: int,
-        func: VectorField,
-        x: Tensor,
-        y: Tensor,
-        head: Readout,
-        *,
-        encode: Readout | None = None,
-        nfe: int | None = None,
-    ) -> str:
-        """Record the iteration just trained and, every ``check_every`` iterations,
-        check and move the step. Returns the decision ("shrink", "grow", "keep", or ""
-        between checks). ``nfe`` is the training solve's evaluations, if you count
-        them; otherwise those of the adapter's solver."""
-        self._used = self.solver
-        check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
-        self._record(iteration, self._used.nfe if nfe is None else nfe, check)
-        return check.get("decision", "")
+    def _current(self) -> SolverSpec:
+        return self.solver
+
+    def _training_nfe(self, nfe: int | None) -> float:
+        return self._used.nfe if nfe is None else nfe
 
     def _check(self, func, x, y, head, encode) -> dict[str, Any]:
         x, y = self._check_data(x, y)
@@ -330,27 +341,16 @@ class ToleranceAdapter(_Adapter):
     def atol(self) -> float:
         return self.tol
 
-    def update(
-        self,
-        iteration: int,
-        func: VectorField,
-        x: Tensor,
-        y: Tensor,
-        head: Readout,
-        *,
-        encode: Readout | None = None,
-        nfe: int | None = None,
-    ) -> str:
-        """Like :meth:`StepSizeAdapter.update`; pass the training solve's ``nfe`` for
-        the patience rule (without it, only checks move the tolerance)."""
-        self._used = self.tol
-        if nfe is not None:
-            self._observe(nfe)
-        check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
-        self._record(iteration, np.nan if nfe is None else nfe, check)
-        return check.get("decision", "")
+    def _current(self) -> float:
+        return self.tol
 
-    def _observe(self, nfe: int) -> None:
+    def _training_nfe(self, nfe: int | None) -> float:
+        return np.nan if nfe is None else nfe
+
+    def _observe(self, nfe: int | None) -> None:
+        """The patience rule: undo a growth after which the training NFE stayed put."""
+        if nfe is None:
+            return
         if self._before_growth is not None and nfe == self._nfe_before_growth:
             self._unchanged += 1
             if self._unchanged >= self.rule.patience:
