@@ -41,6 +41,8 @@ class AdaptationResults:
     adapted_summary: pd.DataFrame
     rules: pd.DataFrame
     rule_summary: pd.DataFrame
+    #: The accuracy a seed must reach to count as learned (``learned_bar``).
+    learned_bar: float
 
 
 def rule_configs(study: Study, rule: StepAdaptation) -> list[TrainConfig]:
@@ -84,12 +86,12 @@ def run_adaptation_study(
     grid_drops = reference_drop(grid_table, study.reference)
     critical_k = critical_steps(grid_drops, study.tolerance).critical_steps.iloc[0]
     adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
-    table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary)
+    bar = learned_bar(grid_drops)
+    table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)
     rows = pd.concat(
         [rule_rows(name, group, study, device, n_jobs) for name, group in runs.items()],
         ignore_index=True,
     )
-    bar = learned_bar(grid_drops)
     rows["learned"] = rows.final_accuracy >= bar
     rows["learned_bar"] = bar
     return AdaptationResults(
@@ -101,6 +103,7 @@ def run_adaptation_study(
         adapted_summary=adapted_summary,
         rules=rows,
         rule_summary=summarise_rules(rows, study.tolerance),
+        learned_bar=bar,
     )
 
 
@@ -215,8 +218,13 @@ def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
         "reference": study.reference.label(),
         "rule": study.adaptation.to_dict(),
         "grid_critical_steps": results.critical_steps,
+        "learned_bar": results.learned_bar,
         "adapted_runs": frame_records(results.adapted_summary[columns]),
-        "mean_drop": float(results.adapted_summary["drop"].mean()),
+        "mean_drop_learned": float(
+            results.adapted_summary.loc[
+                results.adapted_summary.test_accuracy >= results.learned_bar, "drop"
+            ].mean()
+        ),
         "table1": frame_records(results.table1),
         "rules": frame_records(results.rule_summary),
         "rule_runs": frame_records(results.rules),
