@@ -21,7 +21,8 @@ from .core.check import check_ode
 from .core.check_report import OdeCheck
 from .core.crossings import count_crossings
 from .core.errors import NodestudyError, TrainingDiverged
-from .core.solvers import SolverSpec, solve
+from .core.integrate import solve
+from .core.solvers import SolverSpec
 from .data import Dataset, load_dataset
 from .evaluate import accuracy, accuracy_table, trajectories
 from .ipython import load_ipython_extension

@@ -13,7 +13,8 @@ from torch import Tensor
 
 from .config import TrainConfig
 from .core import scoring
-from .core.solvers import SolverSpec, solve
+from .core.integrate import solve
+from .core.solvers import SolverSpec
 from .data import load_dataset
 from .devices import checked_device
 from .models import ODEClassifier

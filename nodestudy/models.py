@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core.solvers import ParametrisedField, Solution, SolverSpec, solve
+from .core.integrate import ParametrisedField, Solution, solve
+from .core.solvers import SolverSpec
 
 #: Use dense matrices while hidden_channels * length is at most this. Measured on a
 #: 2-core CPU with 32 hidden channels (``benchmarks/field_speed.py``): dense is

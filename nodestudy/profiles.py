@@ -8,9 +8,6 @@ profile name and optional overrides, so ``papermill -p iterations 5000`` works.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +20,9 @@ from .config import (
     ToleranceAdaptation,
     TrainConfig,
 )
-from .core.errors import NodestudyError
 from .core.solvers import SolverSpec
 from .evaluate import test_solver_grid
+from .parameters import with_overrides
 from .runs import Run
 
 
@@ -188,7 +185,7 @@ SPHERE_PROFILES: dict[str, Study] = {
 
 def sphere_study(profile: str, **overrides: Any) -> Study:
     """A profile's settings with the overrides that are not None applied."""
-    return _with_overrides(SPHERE_PROFILES, profile, overrides)
+    return with_overrides(SPHERE_PROFILES, profile, overrides)
 
 
 #: Image benchmarks. The vector field's hidden channels (the paper: 128) are a
@@ -246,7 +243,7 @@ def image_study(profile: str, dataset: str | None = None, **overrides: Any) -> S
         overrides["data"] = DataConfig.from_name(dataset)
     if hidden_channels is not None:
         overrides["model"] = ModelConfig(hidden_channels=hidden_channels)
-    return _with_overrides(IMAGE_PROFILES, profile, overrides)
+    return with_overrides(IMAGE_PROFILES, profile, overrides)
 
 
 @dataclass(frozen=True)
@@ -323,7 +320,7 @@ APPENDIX_PROFILES: dict[str, AppendixStudy] = {
 
 def appendix_study(profile: str, **overrides: Any) -> AppendixStudy:
     """A profile's settings with the overrides that are not None applied."""
-    return _with_overrides(APPENDIX_PROFILES, profile, overrides)
+    return with_overrides(APPENDIX_PROFILES, profile, overrides)
 
 
 @dataclass(frozen=True)
@@ -365,60 +362,4 @@ CHECK_PROFILES: dict[str, CheckStudy] = {
 
 def check_study(profile: str, **overrides: Any) -> CheckStudy:
     """A profile's settings with the overrides that are not None applied."""
-    return _with_overrides(CHECK_PROFILES, profile, overrides)
-
-
-def _with_overrides(profiles: dict[str, Any], profile: str, overrides: dict[str, Any]) -> Any:
-    """``profiles[profile]`` with the overrides that are not None applied, each checked
-    against the field's type (one line naming the parameter and the fix if it does
-    not fit); lists become tuples so that the result stays hashable."""
-    if not isinstance(profile, str) or profile not in profiles:
-        raise NodestudyError(f"parameter profile={profile!r}: choose one of {', '.join(profiles)}")
-    chosen = profiles[profile]
-    types = {f.name: f.type for f in dataclasses.fields(chosen)}
-    changes = {
-        name: _checked(name, types.get(name), value)
-        for name, value in overrides.items()
-        if value is not None
-    }
-    return dataclasses.replace(chosen, **changes)
-
-
-_LIST_TYPES = {"tuple[int, ...]": int, "tuple[float, ...]": float, "tuple[str, ...]": str}
-_EXAMPLES = {int: "0, 1, 2", float: "0.1, 0.01", str: '"a", "b"'}
-
-
-def _checked(name: str, kind: str | None, value: Any) -> Any:
-    """A parameter's value in the type its field declares. A list given as text, as
-    ``papermill -p seeds "[0, 1]"`` passes it, is read as the list it spells."""
-    if kind in _LIST_TYPES:
-        element = _LIST_TYPES[kind]
-        given = value
-        if isinstance(value, str) and value.strip().startswith("["):
-            with contextlib.suppress(ValueError):
-                value = json.loads(value)
-        if not isinstance(value, list | tuple):
-            value = [value]  # one value where a list is expected: a list of one
-        if not all(_fits(v, element) for v in value):
-            raise NodestudyError(
-                f"parameter {name}={given!r}: give a list of {element.__name__} values, e.g. "
-                f"papermill -y '{name}: [{_EXAMPLES[element]}]'"
-            )
-        return tuple(element(v) for v in value)
-    if kind in ("int", "float"):
-        element = int if kind == "int" else float
-        if not _fits(value, element) or value < 0:
-            raise NodestudyError(
-                f"parameter {name}={value!r}: give a number >= 0, e.g. -p {name} "
-                f"{_EXAMPLES[element].split(',')[-1].strip()}"
-            )
-        return element(value)
-    return value
-
-
-def _fits(value: Any, element: type) -> bool:
-    if element is str:
-        return isinstance(value, str)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return element is float or float(value).is_integer()
+    return with_overrides(CHECK_PROFILES, profile, overrides)

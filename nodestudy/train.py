@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .adapt import adapter_for, probe_split
 from .config import TrainConfig
 from .core.errors import NodestudyError
-from .core.solvers import AdjointSolution, Solution, solve, solve_adjoint
+from .core.integrate import AdjointSolution, Solution, solve, solve_adjoint
 from .data import EpochBatches, load_dataset
 from .evaluate import accuracy
 from .models import ODEClassifier, member_generators

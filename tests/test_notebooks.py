@@ -118,7 +118,7 @@ def test_the_readme_papermill_examples_pass_their_parameters_as_the_notebooks_ex
 
     import papermill.cli
 
-    from nodestudy import profiles
+    from nodestudy import parameters, profiles
 
     recorded = {}
     monkeypatch.setattr(
@@ -135,6 +135,6 @@ def test_the_readme_papermill_examples_pass_their_parameters_as_the_notebooks_ex
         for f in dataclasses.fields(study)
     }
     for name, value in recorded.items():
-        checked = profiles._checked(name, fields.get(name), value)
+        checked = parameters.checked(name, fields.get(name), value)
         if isinstance(value, list):  # a list arrives as a list and stays one
             assert isinstance(checked, tuple) and len(checked) == len(value)

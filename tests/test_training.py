@@ -12,7 +12,7 @@ from nodestudy import (
     accuracy,
     load_dataset,
 )
-from nodestudy.core.solvers import solve, solve_adjoint
+from nodestudy.core.integrate import solve, solve_adjoint
 from nodestudy.data import EpochBatches
 from nodestudy.models import ODEClassifier
 from nodestudy.sweep import train_runs

@@ -19,8 +19,9 @@ from .adapters import StepSizeAdapter, ToleranceAdapter
 from .check import check_ode
 from .check_report import OdeCheck
 from .errors import NodestudyError, TrainingDiverged
+from .integrate import Solution, solve
 from .scoring import EndStates, accuracy_with_nfe, predictions, solved_chunks
-from .solvers import METHODS, Solution, SolverSpec, solve
+from .solvers import METHODS, SolverSpec
 
 __all__ = [
     "METHODS",

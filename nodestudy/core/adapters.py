@@ -21,10 +21,9 @@ of this code.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -39,146 +38,20 @@ from .adaptation_rules import (
     initial_step_size,
     shrunk,
 )
+from .adapter_base import (
+    AGREE,
+    DISAGREE,
+    UNCLEAR,
+    BaseAdapter,
+    SolverAdapter,
+    check_columns,
+)
 from .errors import NodestudyError
-from .scoring import Readout, predict
+from .scoring import Readout
 from .solvers import FIXED_STEP_METHODS, SolverSpec, TimeSpan, VectorField
-from .stats import INVALID, VALID, Estimate, decide, paired_difference_interval, wilson_interval
-
-AGREE, DISAGREE, UNCLEAR = "agree", "disagree", "unclear"
 
 
-class _Adapter:
-    """What both adapters share: the check data, the judgement and the history."""
-
-    rule: StepAdaptation | ToleranceAdaptation
-    method: str
-    t_span: TimeSpan
-
-    def __init__(self, probe: tuple[Tensor, Tensor] | None, t_span: TimeSpan) -> None:
-        if probe is not None and (len(probe) != 2 or len(probe[0]) != len(probe[1])):
-            raise NodestudyError("probe must be a pair (x_probe, y_probe) of equal length")
-        self.probe = probe
-        self.t_span = (float(t_span[0]), float(t_span[1]))
-        self._rows: list[dict[str, Any]] = []
-
-    @property
-    def solver(self) -> SolverSpec:
-        raise NotImplementedError
-
-    @property
-    def odeint_kwargs(self) -> dict[str, Any]:
-        """``method`` and ``options`` (or ``rtol``, ``atol``) for ``torchdiffeq.odeint``."""
-        return self.solver.to_torchdiffeq(self.t_span)
-
-    @property
-    def history(self) -> pd.DataFrame:
-        """One row per :meth:`update`: the iteration, the solver used, the forward
-        evaluations of the iteration (``nfe``, its checks included, and its parts
-        ``nfe_training`` and ``nfe_check``) and, at checks, what was compared and
-        decided."""
-        return pd.DataFrame.from_records(self._rows)
-
-    def final_check(self, func: VectorField, x: Tensor, y: Tensor | None = None, **options: Any):
-        """:func:`~nodestudy.check_ode` of the model under the solver adaptation ended
-        with; ``options`` go to ``check_ode`` (``head``, ``encode``, ``drop_limit``...)."""
-        from .check import check_ode
-
-        return check_ode(func, x, y, t_span=self.t_span, **self.odeint_kwargs, **options)
-
-    def update(
-        self,
-        iteration: int,
-        func: VectorField,
-        x: Tensor,
-        y: Tensor,
-        head: Readout,
-        *,
-        encode: Readout | None = None,
-        nfe: int | None = None,
-    ) -> str:
-        """Record the iteration just trained and, every ``check_every`` iterations,
-        check and move the step (tolerance). Returns the decision ("shrink", "grow",
-        "keep", or "" between checks). ``nfe`` is the training solve's evaluations if
-        you count them (the tolerance adapter's patience rule needs them); without it
-        the step adapter records its solver's."""
-        self._used = self._current()
-        self._observe(nfe)
-        check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
-        self._record(iteration, self._training_nfe(nfe), check)
-        return check.get("decision", "")
-
-    def _observe(self, nfe: int | None) -> None:
-        """Per-iteration bookkeeping before a check (none for fixed steps)."""
-
-    def _due(self, iteration: int) -> bool:
-        return (iteration + 1) % self.rule.check_every == 0
-
-    def _check_data(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        return self.probe if self.probe is not None else (x, y)
-
-    def _predict(self, func, x, solver, head, encode) -> tuple[Tensor, int]:
-        predicted, nfe = predict(func, x, solver, head=head, encode=encode, t_span=self.t_span)
-        return predicted.reshape(-1), nfe
-
-    def _judge(
-        self, first: Tensor, second: Tensor, y: Tensor
-    ) -> tuple[str, Estimate, float, float]:
-        """Whether two solvers' predictions agree, by the rule's measure and decision;
-        the estimate, and the two accuracies."""
-        y = y.reshape(-1).cpu()
-        first_correct, second_correct = (first == y).numpy(), (second == y).numpy()
-        accuracies = float(first_correct.mean()), float(second_correct.mean())
-        if self.rule.measure == "accuracy":
-            estimate = paired_difference_interval(first_correct, second_correct)
-            two_sided = True
-        else:
-            estimate = wilson_interval(int((first != second).sum()), len(y))
-            two_sided = False
-        if self.rule.decision == "threshold":
-            verdict = DISAGREE if abs(estimate.value) > self.rule.threshold else AGREE
-        else:
-            outcome = decide(estimate, self.rule.threshold, two_sided=two_sided)
-            unproven = UNCLEAR if self.rule.decision == "interval" else DISAGREE
-            verdict = {VALID: AGREE, INVALID: DISAGREE}.get(outcome, unproven)
-        return verdict, estimate, *accuracies
-
-    def _record(self, iteration: int, nfe_training: float, check: dict[str, Any]) -> None:
-        nfe_check = check.get("nfe_check", 0)
-        self._rows.append(
-            {
-                "iteration": iteration,
-                **self._solver_columns(),
-                "nfe": nfe_training + nfe_check,
-                "nfe_training": nfe_training,
-                "nfe_check": nfe_check,
-                "decision": check.get("decision", ""),
-                "train_accuracy": check.get("train_accuracy", np.nan),
-                "test_accuracy": check.get("test_accuracy", np.nan),
-                "difference": check.get("difference", np.nan),
-                "difference_low": check.get("difference_low", np.nan),
-                "difference_high": check.get("difference_high", np.nan),
-            }
-        )
-
-    def _solver_columns(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-def _check_columns(
-    decision: str, estimate: Estimate, accuracies: tuple[float, float], nfe: int
-) -> dict[str, Any]:
-    return {
-        "decision": decision,
-        "train_accuracy": accuracies[0],
-        "test_accuracy": accuracies[1],
-        "difference": estimate.value,
-        "difference_low": estimate.low,
-        "difference_high": estimate.high,
-        "nfe_check": nfe,
-    }
-
-
-class StepSizeAdapter(_Adapter):
+class StepSizeAdapter(BaseAdapter):
     """Adapts the step of a fixed-step training solver (euler, midpoint, ...).
 
     ``rule`` (a :class:`StepAdaptation`) or its fields as keywords set the rule; the
@@ -266,9 +139,9 @@ class StepSizeAdapter(_Adapter):
         verdict, estimate, *accuracies = self._judge(train_pred, test_pred, y)
         if verdict == DISAGREE:
             self.step_size = shrunk(self.step_size, self.rule, self.span)
-            return _check_columns("shrink", estimate, accuracies, nfe)
+            return check_columns("shrink", estimate, accuracies, nfe)
         if verdict == UNCLEAR:
-            return _check_columns("keep", estimate, accuracies, nfe)
+            return check_columns("keep", estimate, accuracies, nfe)
         larger = grown(self.step_size, self.rule, self.span)
         candidate = SolverSpec(self.method, grid_steps(larger, self.rule.max_steps, self.t_span))
         if candidate == train:  # the same grid: the answer is already known
@@ -279,8 +152,8 @@ class StepSizeAdapter(_Adapter):
             candidate_verdict, *_ = self._judge(candidate_pred, test_pred, y)
         if candidate_verdict == AGREE:
             self.step_size = larger
-            return _check_columns("grow", estimate, accuracies, nfe)
-        return _check_columns("keep", estimate, accuracies, nfe)
+            return check_columns("grow", estimate, accuracies, nfe)
+        return check_columns("keep", estimate, accuracies, nfe)
 
     def _solver_columns(self) -> dict[str, Any]:
         return {
@@ -290,7 +163,7 @@ class StepSizeAdapter(_Adapter):
         }
 
 
-class ToleranceAdapter(_Adapter):
+class ToleranceAdapter(BaseAdapter):
     """Adapts the tolerance of an adaptive training solver (fehlberg2, dopri5, ...):
     halve it on disagreement, grow it by ``grow`` on agreement. A growth is undone
     when the next check disagrees, or when the training NFE stays where it was for
@@ -373,39 +246,16 @@ class ToleranceAdapter(_Adapter):
         if verdict == DISAGREE:
             base = self._before_growth if self._before_growth is not None else self.tol
             self.tol, self._before_growth = base * self.rule.shrink, None
-            return _check_columns("shrink", estimate, accuracies, nfe)
+            return check_columns("shrink", estimate, accuracies, nfe)
         if verdict == UNCLEAR:
-            return _check_columns("keep", estimate, accuracies, nfe)
+            return check_columns("keep", estimate, accuracies, nfe)
         self._before_growth, self._nfe_before_growth = self.tol, self._last_nfe
         self._unchanged = 0
         self.tol *= self.rule.grow
-        return _check_columns("grow", estimate, accuracies, nfe)
+        return check_columns("grow", estimate, accuracies, nfe)
 
     def _solver_columns(self) -> dict[str, Any]:
         return {"tol": self._used, "tol_bound": self.tol}
 
 
-class SolverAdapter(Protocol):
-    """What a training loop needs of an adapter: the solver of the next iteration,
-    and ``update`` after each step (both adapters above follow it)."""
-
-    method: str
-    rule: StepAdaptation | ToleranceAdaptation
-
-    @property
-    def solver(self) -> SolverSpec: ...
-
-    @property
-    def history(self) -> pd.DataFrame: ...
-
-    def update(
-        self,
-        iteration: int,
-        func: VectorField,
-        x: Tensor,
-        y: Tensor,
-        head: Readout,
-        *,
-        encode: Readout | None = None,
-        nfe: int | None = None,
-    ) -> str: ...
+__all__ = ["SolverAdapter", "StepSizeAdapter", "ToleranceAdapter"]

@@ -20,128 +20,45 @@ and two-dimensional states, and pre-flight findings (``preflight.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .check_outcomes import (
+    Outcome,
+    Problem,
+    check_settings,
+    checked_data,
+    checked_span,
+    compare,
+    metric_of,
+    outcome_table,
+    relative_distance,
+    table_row,
+)
 from .check_report import OdeCheck, reasons_for
 from .crossings import count_crossings
-from .errors import NodestudyError
+from .integrate import solve, solve_as_given
 from .preflight import PROBLEM, Finding, left_unchanged, modules_of, run_preflight
-from .scoring import CHUNK_SIZE, EndStates, Readout, predictions, solved_chunks
+from .scoring import CHUNK_SIZE, Readout
 from .solvers import (
     ADAPTIVE_METHODS,
     FIXED_STEP_METHODS,
     SolverSpec,
-    TimeSpan,
     VectorField,
     is_exact_torchdiffeq_grid,
-    solve,
-    solve_as_given,
 )
 from .stats import (
     INCONCLUSIVE,
-    Estimate,
-    bootstrap_mean_interval,
     decide,
-    paired_difference_interval,
-    wilson_interval,
 )
 
+
 #: An adaptive test solve may take at most this many steps (then it counts as failed).
-MAX_ADAPTIVE_STEPS = 2000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One solver's answers on every point."""
-
-    solver: SolverSpec
-    role: str
-    states: Tensor | None  # (N, state size), float64
-    predicted: Tensor | None  # (N,)
-    nfe: float
-    seconds: float
-    error: str | None = None
-    nfe_per_sample: tuple[int, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        return self.states is None or not bool(torch.isfinite(self.states).all())
-
-
-@dataclass(frozen=True)
-class _Problem:
-    """What is checked: the model, the points and the settings."""
-
-    func: VectorField
-    x: Tensor
-    y: Tensor | None
-    head: Readout | None
-    encode: Readout | None
-    t_span: TimeSpan
-    chunk_size: int
-    nfe_points: int
-
-    def outcome(
-        self, solver: SolverSpec, role: str, solve_chunk: Callable | None = None
-    ) -> Outcome:
-        started = time.perf_counter()
-        if solve_chunk is None and not solver.is_fixed_step:
-
-            def solve_chunk(z0: Tensor):
-                return solve(
-                    self.func, z0, solver, t_span=self.t_span, max_num_steps=MAX_ADAPTIVE_STEPS
-                )
-
-        try:
-            ends = EndStates.collect(
-                solved_chunks(
-                    self.func,
-                    self.x,
-                    solver,
-                    encode=self.encode,
-                    t_span=self.t_span,
-                    chunk_size=self.chunk_size,
-                    solve_chunk=solve_chunk,
-                )
-            )
-        except (AssertionError, RuntimeError) as error:  # torchdiffeq: underflow, max steps
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            return Outcome(solver, role, None, None, float("nan"), 0.0, error=message)
-        predicted = None
-        if self.head is not None:
-            with torch.no_grad():
-                predicted = predictions(self.head(ends.states)).reshape(-1).cpu()
-        states = ends.states.reshape(len(self.x), -1).double().cpu()
-        per_sample = () if solver.is_fixed_step else self._nfe_per_sample(solver)
-        seconds = time.perf_counter() - started
-        return Outcome(solver, role, states, predicted, ends.nfe, seconds, None, per_sample)
-
-    def _nfe_per_sample(self, solver: SolverSpec) -> tuple[int, ...]:
-        """Evaluations of an adaptive solve of each of the first ``nfe_points`` points
-        alone (a batch shares one step size, so its NFE is not any point's). Best
-        effort: it stops at the first point that cannot be solved alone (a solver
-        failure, or a model that needs a batch, as batch norm in training mode does)."""
-        counts = []
-        for i in range(min(self.nfe_points, len(self.x))):
-            z0 = self.x[i : i + 1]
-            try:
-                with torch.no_grad():
-                    z0 = self.encode(z0) if self.encode is not None else z0
-                    solution = solve(
-                        self.func, z0, solver, t_span=self.t_span, max_num_steps=MAX_ADAPTIVE_STEPS
-                    )
-            except Exception:  # the user's model or torchdiffeq; the batch solve worked
-                break
-            counts.append(solution.nfe)
-        return tuple(counts)
-
-
 def check_ode(
     func: VectorField,
     x: Tensor,
@@ -180,11 +97,11 @@ def check_ode(
     until two solves four times apart in step agree. Nothing about the model changes
     (batch-norm statistics and random number generators are restored).
     """
-    t_span = _checked_span(t_span)
-    x, y = _checked_data(x, y, head)
-    _check_settings(drop_limit, state_limit, confidence, reference_steps, max_reference_steps)
+    t_span = checked_span(t_span)
+    x, y = checked_data(x, y, head)
+    check_settings(drop_limit, state_limit, confidence, reference_steps, max_reference_steps)
     training = SolverSpec.from_torchdiffeq(method, options, rtol, atol, t_span)
-    problem = _Problem(func, x, y, head, encode, t_span, chunk_size, nfe_points)
+    problem = Problem(func, x, y, head, encode, t_span, chunk_size, nfe_points)
     started = time.perf_counter()
     with torch.no_grad():
         z_probe = encode(x[:16]) if encode is not None else x[:16]
@@ -264,7 +181,7 @@ def _agree(first: Outcome, second: Outcome, drop_limit: float, state_limit: floa
         return False
     if first.predicted is not None:
         return float((first.predicted != second.predicted).float().mean()) <= drop_limit / 10
-    return float(_relative_distance(first.states, second.states).mean()) <= state_limit / 10
+    return float(relative_distance(first.states, second.states).mean()) <= state_limit / 10
 
 
 def _verified_reference(
@@ -311,18 +228,12 @@ def _crossings(problem, training, trained, reference, findings, points) -> dict 
     return {**counts, "pairs": n * (n - 1) // 2}
 
 
-def _relative_distance(states: Tensor, reference: Tensor) -> Tensor:
-    """Per point: |z - z_ref| / |z_ref| (the distance itself where |z_ref| is 0)."""
-    scale = reference.norm(dim=1).clamp_min(1e-12)
-    return (states - reference).norm(dim=1) / scale
-
-
 def _assemble(
     problem, outcomes, findings, converged, crossings, drop_limit, state_limit, confidence, seconds
 ) -> OdeCheck:
     trained, reference = outcomes[0], outcomes[-1]
-    metric, limit = _metric(problem, drop_limit, state_limit)
-    estimate = _compare(problem, metric, trained, reference, confidence)
+    metric, limit = metric_of(problem, drop_limit, state_limit)
+    estimate = compare(problem, metric, trained, reference, confidence)
     verdict = decide(estimate, limit, two_sided=metric == "accuracy drop")
     problems = [f for f in findings if f.status == PROBLEM]
     if trained.failed:
@@ -331,8 +242,8 @@ def _assemble(
         )
     if problems or not converged:
         verdict = INCONCLUSIVE
-    rows = [_row(problem, o, trained, reference) for o in outcomes]
-    table = _table(rows)
+    rows = [table_row(problem, o, trained, reference) for o in outcomes]
+    table = outcome_table(rows)
     safe = _safe_solver(problem, outcomes, reference, metric, limit, confidence)
     order = _observed_order(outcomes, reference)
     result = OdeCheck(
@@ -357,76 +268,6 @@ def _assemble(
     return replace(result, reasons=tuple(reasons_for(result)))
 
 
-def _metric(problem: _Problem, drop_limit: float, state_limit: float) -> tuple[str, float]:
-    """What the verdict measures, and its limit: the accuracy drop (with labels), the
-    share of changed predictions (with a head) or the mean relative end-state
-    distance (with neither)."""
-    if problem.y is not None:
-        return "accuracy drop", drop_limit
-    if problem.head is not None:
-        return "changed predictions", drop_limit
-    return "end-state distance", state_limit
-
-
-def _compare(
-    problem: _Problem, metric: str, first: Outcome, second: Outcome, confidence: float
-) -> Estimate:
-    """How ``first`` differs from ``second`` on the same points, by ``metric``."""
-    if first.failed or second.failed:
-        return Estimate(float("nan"), float("nan"), float("nan"), confidence)
-    if metric == "accuracy drop":
-        y = problem.y.cpu()
-        return paired_difference_interval(
-            (first.predicted == y).numpy(), (second.predicted == y).numpy(), confidence
-        )
-    if metric == "changed predictions":
-        changed = int((first.predicted != second.predicted).sum())
-        return wilson_interval(changed, len(problem.x), confidence)
-    distances = _relative_distance(first.states, second.states).numpy()
-    return bootstrap_mean_interval(distances, confidence)
-
-
-def _row(problem, outcome: Outcome, trained: Outcome, reference: Outcome) -> dict:
-    row: dict[str, Any] = {
-        "role": outcome.role,
-        "method": outcome.solver.method,
-        "steps": outcome.solver.steps,
-        "rtol": outcome.solver.rtol,
-        "atol": outcome.solver.absolute_tol,
-        "nfe": outcome.nfe,
-        "seconds": outcome.seconds,
-        "error": outcome.error,
-    }
-    if outcome.nfe_per_sample:
-        row["nfe_per_sample_median"] = float(np.median(outcome.nfe_per_sample))
-        row["nfe_per_sample_max"] = int(max(outcome.nfe_per_sample))
-    if outcome.failed or trained.failed or reference.failed:
-        return row
-    if problem.y is not None:
-        y = problem.y.cpu()
-        own = (trained.predicted == y).numpy()
-        this = (outcome.predicted == y).numpy()
-        drop = paired_difference_interval(own, this)
-        row.update(
-            accuracy=float(this.mean()), drop=drop.value, drop_low=drop.low, drop_high=drop.high
-        )
-    if problem.head is not None:
-        row["changed_predictions"] = float((outcome.predicted != trained.predicted).float().mean())
-        row["differs_from_reference"] = float(
-            (outcome.predicted != reference.predicted).float().mean()
-        )
-    distance = _relative_distance(outcome.states, reference.states)
-    row["state_distance"] = float(distance.mean())
-    row["state_distance_median"] = float(distance.median())
-    return row
-
-
-def _table(rows: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame.from_records(rows)
-
-
 def _safe_solver(problem, outcomes, reference, metric, limit, confidence) -> SolverSpec | None:
     """The coarsest step (loosest tolerance) of the training method from which every
     finer one agrees with the reference by the verdict's own rule."""
@@ -443,7 +284,7 @@ def _safe_solver(problem, outcomes, reference, metric, limit, confidence) -> Sol
         ladder.sort(key=lambda o: o.solver.tol)  # tightest first
     safe = None
     for outcome in ladder:
-        estimate = _compare(problem, metric, outcome, reference, confidence)
+        estimate = compare(problem, metric, outcome, reference, confidence)
         if decide(estimate, limit, two_sided=metric == "accuracy drop") != "valid":
             break
         safe = outcome.solver
@@ -459,54 +300,10 @@ def _observed_order(outcomes, reference) -> float | None:
     points = []
     for o in outcomes:
         if o.solver.method == training.method and o.role in ("training", "finer") and not o.failed:
-            error = float(_relative_distance(o.states, reference.states).mean())
+            error = float(relative_distance(o.states, reference.states).mean())
             if error > 1e-5:
                 points.append((1.0 / o.solver.steps, error))
     if len(points) < 2:
         return None
     h, error = np.log(np.array(points)).T
     return float(np.polyfit(h, error, 1)[0])
-
-
-def _checked_span(t_span) -> TimeSpan:
-    try:
-        t0, t1 = (float(t) for t in t_span)
-    except (TypeError, ValueError):
-        raise NodestudyError(
-            f"t_span must be two numbers (t0, t1), as the t you give odeint (got {t_span!r})"
-        ) from None
-    if t0 == t1:
-        raise NodestudyError(f"t_span must be an interval with t0 != t1 (got {t_span!r})")
-    return (t0, t1)
-
-
-def _checked_data(x, y, head) -> tuple[Tensor, Tensor | None]:
-    if not isinstance(x, Tensor) or x.dim() < 1 or len(x) == 0:
-        raise NodestudyError("x must be a tensor of evaluation inputs, one per row (non-empty)")
-    if not x.is_floating_point():
-        raise NodestudyError(f"x must hold floating-point inputs (got {x.dtype})")
-    if y is None:
-        return x, None
-    if head is None:
-        raise NodestudyError(
-            "labels y need a head: pass head=... (end states -> logits), or drop y to "
-            "compare end states"
-        )
-    if not isinstance(y, Tensor) or y.shape != (len(x),):
-        shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
-        raise NodestudyError(f"y must be a tensor of {len(x)} class labels (got {shape})")
-    return x, y.long()
-
-
-def _check_settings(drop_limit, state_limit, confidence, reference_steps, max_reference_steps):
-    if not 0 < drop_limit < 1:
-        raise NodestudyError(f"drop_limit must lie in (0, 1) (got {drop_limit})")
-    if not state_limit > 0:
-        raise NodestudyError(f"state_limit must be positive (got {state_limit})")
-    if not 0.5 < confidence < 1:
-        raise NodestudyError(f"confidence must lie in (0.5, 1) (got {confidence})")
-    if reference_steps < 4 or max_reference_steps < reference_steps:
-        raise NodestudyError(
-            "reference_steps must be at least 4 and max_reference_steps at least "
-            f"reference_steps (got {reference_steps}, {max_reference_steps})"
-        )

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .solvers import UNIT_INTERVAL, Solution, SolverSpec, TimeSpan, VectorField, solve
+from .integrate import Solution, solve
+from .solvers import UNIT_INTERVAL, SolverSpec, TimeSpan, VectorField
 
 Readout = Callable[[Tensor], Tensor]
 

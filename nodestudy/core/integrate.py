@@ -1,0 +1,228 @@
+"""Integrating z' = func(t, z) with a :class:`~nodestudy.core.solvers.SolverSpec`.
+
+Fixed-step methods run as plain loops over their Butcher tableau on the exact grid
+h = (t1 - t0)/K, passing ``t`` as a scalar tensor as torchdiffeq does; adaptive ones
+call ``torchdiffeq.odeint``. Every solve counts its vector-field evaluations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .solvers import (
+    FIXED_STEP_METHODS,
+    UNIT_INTERVAL,
+    SolverSpec,
+    Tableau,
+    TimeSpan,
+    VectorField,
+)
+
+
+@dataclass(frozen=True)
+class ParametrisedField:
+    """A vector field together with the tensors it is computed from.
+
+    The adjoint method needs those tensors by name: it integrates their gradients
+    backwards in time instead of recording the forward solve.
+    """
+
+    function: VectorField
+    tensors: tuple[Tensor, ...]
+
+    def __call__(self, t: Tensor, z: Tensor) -> Tensor:
+        return self.function(t, z)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The end state, the states on the grid if recorded, and the evaluations used."""
+
+    final: Tensor
+    trajectory: Tensor | None
+    nfe: int
+
+
+class EvaluationCounter:
+    """Counts vector-field evaluations, including those made later in a backward pass."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@dataclass(frozen=True)
+class AdjointSolution(Solution):
+    """A solve whose gradient comes from the adjoint method. ``nfe`` counts the forward
+    solve; :meth:`nfe_backward` the evaluations of the backward (adjoint) solve, known
+    once ``backward()`` has run."""
+
+    counter: EvaluationCounter = dataclasses.field(default_factory=EvaluationCounter)
+
+    def nfe_backward(self) -> int:
+        return self.counter.count - self.nfe
+
+
+def solve(
+    func: VectorField,
+    z0: Tensor,
+    spec: SolverSpec,
+    *,
+    t_span: TimeSpan = UNIT_INTERVAL,
+    record: bool = False,
+    max_num_steps: int | None = None,
+) -> Solution:
+    """Integrate z' = func(t, z) from ``t_span[0]`` to ``t_span[1]``.
+
+    ``record=True`` returns the states at every grid point, stacked on a new first
+    axis (K+1 of them for fixed-step methods; for adaptive ones 65 equally spaced
+    output times, which do not influence the steps taken). ``max_num_steps`` bounds
+    an adaptive solve (torchdiffeq raises when it is exceeded).
+    """
+    if spec.is_fixed_step:
+        tableau = FIXED_STEP_METHODS[spec.method]
+        return _solve_fixed(func, z0, tableau, spec.steps, t_span, record)
+    return _solve_adaptive(func, z0, spec, t_span, record, max_num_steps)
+
+
+def stage_times(tableau: Tableau, steps: int, t_span: TimeSpan, like: Tensor) -> list[Tensor]:
+    """The time of every stage of every step, as scalar tensors (torchdiffeq passes
+    ``t`` as a tensor), in the order the solver evaluates them."""
+    h = (t_span[1] - t_span[0]) / steps
+    starts = torch.arange(steps, dtype=torch.float64)[:, None]
+    nodes = torch.tensor(tableau.c, dtype=torch.float64)[None, :]
+    times = (t_span[0] + h * (starts + nodes)).to(dtype=like.dtype, device=like.device)
+    return list(times.flatten().unbind())
+
+
+def _solve_fixed(
+    func: VectorField,
+    z0: Tensor,
+    tableau: Tableau,
+    steps: int,
+    t_span: TimeSpan,
+    record: bool,
+) -> Solution:
+    h = (t_span[1] - t_span[0]) / steps
+    times = iter(stage_times(tableau, steps, t_span, z0))
+    z = z0
+    states = [z0] if record else None
+    for _ in range(steps):
+        z = _rk_step(func, z, h, tableau, times)
+        if states is not None:
+            states.append(z)
+    trajectory = torch.stack(states) if states is not None else None
+    return Solution(final=z, trajectory=trajectory, nfe=steps * tableau.stages)
+
+
+def _rk_step(func: VectorField, z: Tensor, h: float, tableau: Tableau, times) -> Tensor:
+    if tableau.stages == 1:  # euler, the hot path of most sweeps
+        return z + h * func(next(times), z)
+    ks: list[Tensor] = []
+    for row in tableau.a:
+        stage = z
+        for coefficient, k in zip(row, ks):
+            if coefficient != 0.0:
+                stage = stage + (h * coefficient) * k
+        ks.append(func(next(times), stage))
+    update = z
+    for weight, k in zip(tableau.b, ks):
+        if weight != 0.0:
+            update = update + (h * weight) * k
+    return update
+
+
+def _solve_adaptive(
+    func: VectorField,
+    z0: Tensor,
+    spec: SolverSpec,
+    t_span: TimeSpan,
+    record: bool,
+    max_num_steps: int | None,
+) -> Solution:
+    from torchdiffeq import odeint
+
+    calls = 0
+
+    def counted(t: Tensor, z: Tensor) -> Tensor:
+        nonlocal calls
+        calls += 1
+        return func(t, z)
+
+    n_times = 65 if record else 2
+    times = torch.linspace(*t_span, n_times, dtype=z0.dtype, device=z0.device)
+    options = {} if max_num_steps is None else {"max_num_steps": max_num_steps}
+    states = odeint(
+        counted,
+        z0,
+        times,
+        method=spec.method,
+        rtol=spec.tol,
+        atol=spec.absolute_tol,
+        options=options,
+    )
+    return Solution(final=states[-1], trajectory=states if record else None, nfe=calls)
+
+
+def solve_as_given(
+    func: VectorField,
+    z0: Tensor,
+    method: str,
+    options: Mapping[str, Any] | None,
+    rtol: float | None,
+    atol: float | None,
+    t_span: TimeSpan = UNIT_INTERVAL,
+) -> Solution:
+    """Exactly ``torchdiffeq.odeint(func, z0, t_span, ...)``, counting evaluations:
+    for solvers whose torchdiffeq grid is not an exact one (see
+    :func:`is_exact_torchdiffeq_grid`)."""
+    from torchdiffeq import odeint
+
+    calls = 0
+
+    def counted(t: Tensor, z: Tensor) -> Tensor:
+        nonlocal calls
+        calls += 1
+        return func(t, z)
+
+    tolerances = {}
+    if rtol is not None:
+        tolerances["rtol"] = rtol
+    if atol is not None:
+        tolerances["atol"] = atol
+    times = torch.tensor(t_span, dtype=z0.dtype, device=z0.device)
+    states = odeint(counted, z0, times, method=method, options=dict(options or {}), **tolerances)
+    return Solution(final=states[-1], trajectory=None, nfe=calls)
+
+
+def solve_adjoint(
+    field: ParametrisedField, z0: Tensor, spec: SolverSpec, *, t_span: TimeSpan = UNIT_INTERVAL
+) -> AdjointSolution:
+    """Integrate like :func:`solve`, with gradients by torchdiffeq's adjoint method.
+
+    The adjoint method keeps no forward graph: ``backward()`` solves the adjoint ODE
+    backwards in time with the same method (for fixed-step methods on the same exact
+    grid, given to torchdiffeq as output times). Its gradient equals backpropagation's
+    only up to the solver's error, which is the point of comparing the two.
+    """
+    from torchdiffeq import odeint_adjoint
+
+    counter = EvaluationCounter()
+
+    def counted(t: Tensor, z: Tensor) -> Tensor:
+        counter.count += 1
+        return field(t, z)
+
+    if spec.is_fixed_step:
+        times = torch.linspace(*t_span, spec.steps + 1, dtype=z0.dtype, device=z0.device)
+        options: dict = {"method": spec.method}
+    else:
+        times = torch.tensor(t_span, dtype=z0.dtype, device=z0.device)
+        options = {"method": spec.method, "rtol": spec.tol, "atol": spec.absolute_tol}
+    states = odeint_adjoint(counted, z0, times, adjoint_params=field.tensors, **options)
+    return AdjointSolution(final=states[-1], trajectory=None, nfe=counter.count, counter=counter)
