@@ -84,9 +84,11 @@ def run_adaptation_study(
         grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
     )
     grid_drops = reference_drop(grid_table, study.reference)
-    critical_k = critical_steps(grid_drops, study.tolerance).critical_steps.iloc[0]
-    adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
     bar = learned_bar(grid_drops)
+    # the critical K from the seeds that learned: one that did not has no drop to show
+    learned_drops = grid_drops[grid_drops.train_solver_accuracy >= bar]
+    critical_k = critical_steps(learned_drops, study.tolerance).critical_steps.iloc[0]
+    adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
     table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)
     rows = pd.concat(
         [rule_rows(name, group, study, device, n_jobs) for name, group in runs.items()],

@@ -1,5 +1,5 @@
 """The sizes of the study: ``smoke`` (seconds, for tests), ``quick`` (the default of
-``make figures``: 50 minutes on two CPU cores, at sizes where the study's
+``make figures``: about 1.5 hours from a cold start on two CPU cores, at sizes where the study's
 effects show) and ``paper`` (the paper's sizes).
 
 Profiles only change numbers; every profile runs the same code. Notebooks take a
