@@ -72,12 +72,7 @@ class StepSizeAdapter(BaseAdapter):
         **rule_fields: Any,
     ) -> None:
         super().__init__(probe, t_span)
-        if rule is not None and rule_fields:
-            raise NodestudyError("pass either a rule or its fields, not both")
-        if rule is None:
-            test_method = rule_fields.pop("test_method", DEFAULT_TEST_METHOD.get(method, "rk4"))
-            rule = StepAdaptation(test_method=test_method, **rule_fields)
-        rule.check_training_method(method)
+        rule = _rule(StepAdaptation, method, rule, rule_fields, "rk4")
         self.rule, self.method = rule, method
         self.span = abs(self.t_span[1] - self.t_span[0])
         #: The controller's real-valued step; the grid's step never exceeds it.
@@ -183,12 +178,7 @@ class ToleranceAdapter(BaseAdapter):
         **rule_fields: Any,
     ) -> None:
         super().__init__(probe, t_span)
-        if rule is not None and rule_fields:
-            raise NodestudyError("pass either a rule or its fields, not both")
-        if rule is None:
-            test_method = rule_fields.pop("test_method", DEFAULT_TEST_METHOD.get(method, "dopri5"))
-            rule = ToleranceAdaptation(test_method=test_method, **rule_fields)
-        rule.check_training_method(method)
+        rule = _rule(ToleranceAdaptation, method, rule, rule_fields, "dopri5")
         SolverSpec(method, tol=tol)  # validates tol
         self.rule, self.method, self.tol = rule, method, tol
         self.test_tol_ratio = rule.test_tol_ratio or DEFAULT_TEST_TOL_RATIO.get(method, 10.0)
@@ -256,6 +246,18 @@ class ToleranceAdapter(BaseAdapter):
 
     def _solver_columns(self) -> dict[str, Any]:
         return {"tol": self._used, "tol_bound": self.tol}
+
+
+def _rule(kind, method: str, rule, fields: dict[str, Any], fallback_test: str):
+    """The rule an adapter applies: ``rule``, or one of ``kind`` built from ``fields``
+    (the test method defaulting to the paper's pairing), checked against ``method``."""
+    if rule is not None and fields:
+        raise NodestudyError("pass either a rule or its fields, not both")
+    if rule is None:
+        test_method = fields.pop("test_method", DEFAULT_TEST_METHOD.get(method, fallback_test))
+        rule = kind(test_method=test_method, **fields)
+    rule.check_training_method(method)
+    return rule
 
 
 __all__ = ["SolverAdapter", "StepSizeAdapter", "ToleranceAdapter"]
