@@ -9,11 +9,12 @@ Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 - :class:`TrainConfig`, :class:`DataConfig`, :class:`SolverSpec`: what a run is;
 - :func:`train_runs`: train configs (or load them from the cache);
 - :func:`accuracy`, :func:`accuracy_table`: score models under any solver;
-- :func:`reference_drop`, :func:`critical_steps`: the study's numbers;
+- :func:`analyse_collapse` (:func:`reference_drop`, :func:`mark_learned`,
+  :func:`critical_steps`): the study's numbers, from the seeds that learned;
 - :mod:`nodestudy.plots`: the figures; :mod:`nodestudy.profiles`: their sizes.
 """
 
-from .analysis import critical_steps, reference_drop
+from .analysis import analyse_collapse, critical_steps, mark_learned, reference_drop
 from .cache import RunCache
 from .config import DataConfig, ModelConfig, TrainConfig
 from .core.adapters import StepSizeAdapter, ToleranceAdapter
@@ -46,12 +47,14 @@ __all__ = [
     "TrainingDiverged",
     "accuracy",
     "accuracy_table",
+    "analyse_collapse",
     "check_ode",
     "count_crossings",
     "critical_steps",
     "load_dataset",
     "load_ensemble",
     "load_ipython_extension",
+    "mark_learned",
     "open_run",
     "reference_drop",
     "solve",

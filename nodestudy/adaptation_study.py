@@ -20,9 +20,10 @@ import pandas as pd
 import torch
 
 from .adapt import start_from_heuristic
-from .analysis import critical_steps, grid_vs_adaptation, reference_drop
+from .analysis import critical_steps, grid_vs_adaptation, mark_learned, reference_drop
 from .config import TrainConfig
 from .core.adaptation_rules import StepAdaptation
+from .data import load_dataset
 from .evaluate import accuracy_table, runs_frame, snapshot_accuracy_table
 from .profiles import Study
 from .runs import Run
@@ -83,11 +84,13 @@ def run_adaptation_study(
     grid_table = accuracy_table(
         grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
     )
-    grid_drops = reference_drop(grid_table, study.reference)
-    bar = learned_bar(grid_drops)
+    grid_drops = mark_learned(
+        reference_drop(grid_table, study.reference),
+        {study.data.short_name: load_dataset(study.data).majority_rate},
+    )
+    bar = float(grid_drops.learned_bar.iloc[0])
     # the critical K from the seeds that learned: one that did not has no drop to show
-    learned_drops = grid_drops[grid_drops.train_solver_accuracy >= bar]
-    critical_k = critical_steps(learned_drops, study.tolerance).critical_steps.iloc[0]
+    critical_k = critical_steps(grid_drops, study.drop_limit).critical_steps.iloc[0]
     adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
     table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)
     rows = pd.concat(
@@ -104,7 +107,7 @@ def run_adaptation_study(
         table1=table1,
         adapted_summary=adapted_summary,
         rules=rows,
-        rule_summary=summarise_rules(rows, study.tolerance),
+        rule_summary=summarise_rules(rows, study.drop_limit),
         learned_bar=bar,
     )
 
@@ -152,18 +155,6 @@ def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> 
             }
         )
     return pd.DataFrame(rows)
-
-
-#: A seed has learned when its final accuracy (under its own solver) reaches this share
-#: of what the grid's finest fixed step reaches (median over seeds).
-LEARNED_FRACTION = 0.8
-
-
-def learned_bar(grid_drops: pd.DataFrame) -> float:
-    """The accuracy a seed must reach to count as learned: ``LEARNED_FRACTION`` of the
-    median training-solver accuracy at the grid's finest step."""
-    finest = grid_drops[grid_drops.train_steps == grid_drops.train_steps.max()]
-    return LEARNED_FRACTION * float(finest.train_solver_accuracy.median())
 
 
 def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:

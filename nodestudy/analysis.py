@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -38,41 +41,114 @@ def _run_columns(table: pd.DataFrame) -> list[str]:
     return [*RUN_COLUMNS, *(["gradient"] if "gradient" in table else [])]
 
 
-def critical_steps(drops: pd.DataFrame, tolerance: float = 0.03) -> pd.DataFrame:
+#: A run has learned when its accuracy under its own training solver reaches this share
+#: of the best such accuracy of any run on the same data.
+LEARNED_SHARE = 0.9
+#: A data set has been learned at all only when that best accuracy lies at least this
+#: far (as a share) from the majority-class rate towards 1.
+LEARNED_ABOVE_CHANCE = 0.5
+#: A critical step rests on at least this many seeds that learned at the finest K.
+MIN_LEARNED_SEEDS = 3
+
+
+def learned_bar(best_accuracy: float, majority_rate: float) -> float:
+    """The accuracy a run on a data set must reach to count as learned.
+
+    A seed that never learned has no drop to show (its accuracy is near chance under
+    every solver), so it would pull a mean drop towards 0 and fake a critical step.
+    The bar is relative to the best run on the data (``LEARNED_SHARE`` of it), and
+    infinite, so that no run counts, when even the best run is not
+    ``LEARNED_ABOVE_CHANCE`` of the way from the majority-class rate to 1.
+    """
+    if best_accuracy < majority_rate + LEARNED_ABOVE_CHANCE * (1.0 - majority_rate):
+        return float("inf")
+    return LEARNED_SHARE * best_accuracy
+
+
+def mark_learned(drops: pd.DataFrame, majority_rates: Mapping[str, float]) -> pd.DataFrame:
+    """:func:`reference_drop` rows with ``learned_bar`` (per data set, from its best
+    run) and ``learned`` (the run reached it) added; ``majority_rates`` maps each
+    ``data`` to the share of its largest class in the test set."""
+    best = drops.groupby("data")["train_solver_accuracy"].transform("max")
+    bars = [learned_bar(b, majority_rates[d]) for b, d in zip(best, drops["data"])]
+    return drops.assign(learned_bar=bars, learned=drops.train_solver_accuracy >= bars)
+
+
+def learned_only(drops: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that learned (every row where ``learned`` was never marked)."""
+    return drops[drops.learned] if "learned" in drops else drops
+
+
+def seed_critical_steps(series: pd.DataFrame, drop_limit: float) -> float:
+    """One seed's critical K from its rows (one per K; only K at which it learned):
+    the smallest K from which every finer K keeps the drop within ``drop_limit``;
+    inf when even the finest fails (its critical step lies beyond the sweep)."""
+    critical = float("inf")
+    for k, drop in series.sort_values("train_steps", ascending=False)[
+        ["train_steps", "drop"]
+    ].itertuples(index=False):
+        if drop > drop_limit:
+            break
+        critical = float(k)
+    return critical
+
+
+def critical_steps(
+    drops: pd.DataFrame, drop_limit: float = 0.03, min_seeds: int = MIN_LEARNED_SEEDS
+) -> pd.DataFrame:
     """The critical step count of each training method, from :func:`reference_drop`.
 
-    A training step count K *passes* when the accuracy drop from the training solver
-    to the converged reference, averaged over seeds, is at most ``tolerance``. The
-    critical K is the smallest K of the sweep from which every finer K passes; the
-    critical step size then lies between 1/K and the next coarser grid value. NaN
-    when even the finest K fails (the sweep does not reach the critical size).
+    Per seed that learned at the sweep's finest K, the critical K is the smallest K
+    from which every finer K (at which it learned) keeps the accuracy drop from the
+    training solver to the converged reference within ``drop_limit``. The critical K
+    of the method is the median of the seeds' (the finer of the two middle ones for an
+    even count), so that one odd seed cannot move it; their range is reported. It is
+    NaN, with the ``reason``, when fewer than ``min_seeds`` seeds learned or when the
+    median seed fails even at the finest K. Rows of runs that did not learn (``learned``
+    False, see :func:`mark_learned`) enter nothing.
     """
     rows = []
     by = ["data", "train_method", *(["gradient"] if "gradient" in drops else [])]
     for labels, group in drops.groupby(by):
-        per_k = group.groupby("train_steps")["drop"].agg(["mean", "std", "count"]).sort_index()
-        passes = per_k["mean"] <= tolerance
-        # Walk down from the finest K while K keeps passing.
-        critical = np.nan
-        for k in per_k.index[::-1]:
-            if not passes[k]:
-                break
-            critical = k
-        coarser = per_k.index[per_k.index < critical] if not np.isnan(critical) else []
-        rows.append(
-            {
-                **dict(zip(by, labels)),
-                "tolerance": tolerance,
-                "critical_steps": critical,
-                "critical_step_size": 1.0 / critical if not np.isnan(critical) else np.nan,
-                "coarsest_failing_steps": coarser[-1] if len(coarser) else np.nan,
-                "mean_drop_at_critical": per_k["mean"].get(critical, np.nan),
-                "finest_steps": per_k.index.max(),
-                "mean_drop_at_finest": per_k["mean"].iloc[-1],
-                "seeds": int(per_k["count"].min()),
-            }
-        )
+        rows.append({**dict(zip(by, labels)), **_critical_row(group, drop_limit, min_seeds)})
     return pd.DataFrame(rows)
+
+
+def _critical_row(group: pd.DataFrame, drop_limit: float, min_seeds: int) -> dict:
+    learned = learned_only(group)
+    finest = group.train_steps.max()
+    seeds = sorted(learned.seed[learned.train_steps == finest])
+    per_seed = {s: seed_critical_steps(learned[learned.seed == s], drop_limit) for s in seeds}
+    values = sorted(per_seed.values())
+    critical, reason = np.nan, ""
+    if len(values) < min_seeds:
+        reason = (
+            f"{len(values)} of {group.seed.nunique()} seeds learned at the finest K={finest:g}; "
+            f"a critical step needs {min_seeds}"
+        )
+    elif np.isinf(values[len(values) // 2]):
+        reason = f"the median seed's drop exceeds {drop_limit:g} even at the finest K={finest:g}"
+    else:
+        critical = values[len(values) // 2]
+    grid = sorted(group.train_steps.unique())
+    coarser = [k for k in grid if k < critical] if not np.isnan(critical) else []
+    at_critical = learned[(learned.train_steps == critical) & learned.seed.isin(seeds)]
+    at_finest = learned[(learned.train_steps == finest) & learned.seed.isin(seeds)]
+    return {
+        "drop_limit": drop_limit,
+        "critical_steps": critical,
+        "critical_step_size": 1.0 / critical if not np.isnan(critical) else np.nan,
+        "critical_steps_min": values[0] if values and not np.isnan(critical) else np.nan,
+        "critical_steps_max": values[-1] if values and not np.isnan(critical) else np.nan,
+        "per_seed_critical_steps": ", ".join(f"{s}: {k:g}" for s, k in per_seed.items()),
+        "coarsest_failing_steps": coarser[-1] if coarser else np.nan,
+        "mean_drop_at_critical": at_critical["drop"].mean() if len(at_critical) else np.nan,
+        "finest_steps": finest,
+        "mean_drop_at_finest": at_finest["drop"].mean() if len(at_finest) else np.nan,
+        "learned_seeds": len(values),
+        "seeds": int(group.seed.nunique()),
+        "reason": reason,
+    }
 
 
 def accuracy_by_test_steps(table: pd.DataFrame) -> pd.DataFrame:
@@ -82,11 +158,17 @@ def accuracy_by_test_steps(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def drop_summary(drops: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of the :func:`reference_drop` columns per training K."""
+    """Mean and std over the seeds that learned of the :func:`reference_drop` columns
+    per training K, with ``learned_seeds`` of ``seeds`` beside them (NaN means where
+    none learned)."""
+    keys = ["data", "train_method", *(["gradient"] if "gradient" in drops else []), "train_steps"]
     columns = ["train_solver_accuracy", "reference_accuracy", "drop"]
-    summary = drops.groupby(["data", "train_method", "train_steps"])[columns].agg(["mean", "std"])
+    summary = learned_only(drops).groupby(keys)[columns].agg(["mean", "std"])
     summary.columns = [f"{column}_{stat}" for column, stat in summary.columns]
-    summary["seeds"] = drops.groupby(["data", "train_method", "train_steps"]).size()
+    counts = drops.groupby(keys).size().rename("seeds").to_frame()
+    counts["learned_seeds"] = learned_only(drops).groupby(keys).size()
+    summary = counts.join(summary).fillna({"learned_seeds": 0})
+    summary["learned_seeds"] = summary.learned_seeds.astype(int)
     return summary.reset_index()
 
 
@@ -151,3 +233,38 @@ def grid_vs_adaptation(
         }
     )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class CollapseAnalysis:
+    """What a collapse sweep shows: per run the drop to the reference and whether it
+    learned (``drops``), per training method the critical step (``critical``), and per
+    training K the means over the seeds that learned (``summary``)."""
+
+    drops: pd.DataFrame
+    critical: pd.DataFrame
+    summary: pd.DataFrame
+
+    def learned_rows(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``table`` (an accuracy table of the same runs) whose run
+        learned: what every mean drawn from that table must rest on."""
+        keys = _run_columns(table)
+        learned = learned_only(self.drops)[keys].drop_duplicates()
+        return table.merge(learned, on=keys)
+
+
+def analyse_collapse(
+    table: pd.DataFrame,
+    reference: SolverSpec,
+    drop_limit: float,
+    majority_rates: Mapping[str, float],
+    min_seeds: int = MIN_LEARNED_SEEDS,
+) -> CollapseAnalysis:
+    """:func:`reference_drop`, :func:`mark_learned`, :func:`critical_steps` and
+    :func:`drop_summary` in one call: every collapse figure is analysed the same way."""
+    drops = mark_learned(reference_drop(table, reference), majority_rates)
+    return CollapseAnalysis(
+        drops=drops,
+        critical=critical_steps(drops, drop_limit, min_seeds),
+        summary=drop_summary(drops),
+    )

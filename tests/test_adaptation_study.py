@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from nodestudy.adaptation_study import learned_bar, summarise_rules
+from nodestudy.adaptation_study import summarise_rules
 
 
 def rows(rule, drops, learned):
@@ -36,10 +36,3 @@ def test_a_seed_that_did_not_learn_enters_no_mean_but_is_counted():
     assert (summary.loc["paper", "learned_seeds"], summary.loc["paper", "seeds"]) == (2, 3)
     assert summary.loc["paper", "seeds_final_within_limit"] == 2
     assert list(summary.index) == ["paper", "flips"]
-
-
-def test_the_learned_bar_is_a_share_of_the_finest_steps_accuracy():
-    grid = pd.DataFrame(
-        {"train_steps": [32, 64, 64, 64], "train_solver_accuracy": [0.5, 0.9, 0.92, 0.4]}
-    )
-    assert learned_bar(grid) == pytest.approx(0.8 * 0.9)

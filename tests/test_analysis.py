@@ -3,12 +3,13 @@ import math
 import pandas as pd
 import pytest
 
-from nodestudy import SolverSpec, critical_steps, reference_drop
+from nodestudy import SolverSpec, analyse_collapse, critical_steps, mark_learned, reference_drop
+from nodestudy.analysis import drop_summary, learned_bar
 
 REFERENCE = SolverSpec("rk4", 512)
 
 
-def table_from(drops_by_k, method="euler", seeds=(0, 1)):
+def table_from(drops_by_k, method="euler", seeds=(0, 1, 2)):
     """An accuracy table whose reference accuracy is 0.95 minus the given drop."""
     rows = []
     for k, drop in drops_by_k.items():
@@ -23,7 +24,7 @@ def test_critical_steps_is_the_smallest_k_from_which_all_finer_k_pass():
     table = table_from({1: 0.4, 2: 0.4, 4: 0.01, 8: 0.2, 16: 0.02, 32: 0.0, 64: 0.01})
     drops = reference_drop(table, REFERENCE)
     assert drops["drop"].tolist()[:2] == pytest.approx([0.4, 0.4])
-    (row,) = critical_steps(drops, tolerance=0.03).to_dict(orient="records")
+    (row,) = critical_steps(drops, drop_limit=0.03).to_dict(orient="records")
     assert row["critical_steps"] == 16
     assert row["critical_step_size"] == 1 / 16
     assert row["coarsest_failing_steps"] == 8
@@ -35,12 +36,59 @@ def test_critical_steps_is_nan_when_even_the_finest_k_fails():
     assert math.isnan(row["critical_steps"])
 
 
-def test_the_drop_is_averaged_over_seeds():
-    table = table_from({1: 0.0, 2: 0.0})
-    # seed 1 of K=1 drops by 0.1, seed 0 not at all: mean 0.05 > 0.03
-    second_seed_reference = (
-        (table.train_steps == 1) & (table.seed == 1) & (table.test_method == "rk4")
+def test_the_critical_k_is_the_median_seed_s_so_one_odd_seed_cannot_move_it():
+    table = table_from({1: 0.0, 2: 0.0, 4: 0.0})
+    # seed 1 fails at K = 1 and 2, seed 2 at K = 1: per-seed critical K 1, 4, 2
+    fails = (table.test_method == "rk4") & (
+        ((table.seed == 1) & (table.train_steps <= 2))
+        | ((table.seed == 2) & (table.train_steps == 1))
     )
-    table.loc[second_seed_reference, "accuracy"] = 0.85
+    table.loc[fails, "accuracy"] = 0.85
     (row,) = critical_steps(reference_drop(table, REFERENCE)).to_dict(orient="records")
     assert row["critical_steps"] == 2
+    assert (row["critical_steps_min"], row["critical_steps_max"]) == (1, 4)
+    assert row["per_seed_critical_steps"] == "0: 1, 1: 4, 2: 2"
+
+
+def with_seed_that_never_learned(table, seed=3, accuracy=0.52):
+    """The table plus a seed at chance level under every solver (so no drop at all)."""
+    extra = table[table.seed == 0].copy()
+    extra["seed"], extra["accuracy"] = seed, accuracy
+    return pd.concat([table, extra], ignore_index=True)
+
+
+def test_a_seed_that_did_not_learn_enters_no_mean_and_no_critical_step():
+    table = table_from({1: 0.4, 2: 0.2, 4: 0.1, 8: 0.0})
+    drops = mark_learned(
+        reference_drop(with_seed_that_never_learned(table), REFERENCE), {"sphere2": 0.5}
+    )
+    assert not drops[drops.seed == 3].learned.any() and drops[drops.seed < 3].learned.all()
+    (row,) = critical_steps(drops).to_dict(orient="records")
+    assert row["critical_steps"] == 8 and row["learned_seeds"] == 3 and row["seeds"] == 4
+    summary = drop_summary(drops).set_index("train_steps")
+    # the mean drop at K = 1 is the three learned seeds' 0.4, not 0.3 with the fourth
+    assert summary.loc[1, "drop_mean"] == pytest.approx(0.4)
+    assert summary.loc[1, ["learned_seeds", "seeds"]].tolist() == [3, 4]
+
+
+def test_too_few_learned_seeds_give_no_critical_step_and_say_why():
+    table = table_from({1: 0.4, 2: 0.0}, seeds=(0, 1))
+    drops = mark_learned(
+        reference_drop(with_seed_that_never_learned(table, seed=2), REFERENCE), {"sphere2": 0.5}
+    )
+    (row,) = critical_steps(drops).to_dict(orient="records")
+    assert math.isnan(row["critical_steps"])
+    assert "2 of 3 seeds learned" in row["reason"]
+
+
+def test_a_data_set_no_run_learned_has_no_learned_run():
+    # three minima: majority class 0.375, best run 0.58 (not halfway to 1)
+    assert learned_bar(0.58, 0.375) == math.inf
+    assert learned_bar(0.95, 0.5) == pytest.approx(0.855)
+    table = table_from({1: 0.1, 2: 0.0})
+    table["data"], table["accuracy"] = "three_minima", table.accuracy - 0.4
+    collapse = analyse_collapse(table, REFERENCE, 0.03, {"three_minima": 0.375})
+    assert not collapse.drops.learned.any()
+    (row,) = collapse.critical.to_dict(orient="records")
+    assert math.isnan(row["critical_steps"]) and "0 of 3 seeds learned" in row["reason"]
+    assert collapse.summary.learned_seeds.tolist() == [0, 0]
