@@ -11,7 +11,12 @@ from .config import IMAGE_SIZES, TrainConfig
 from .core.errors import NodestudyError
 
 #: Image shapes (channels, height, width) of the image data sets.
-IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+IMAGE_SHAPES = {
+    "digits": (1, 8, 8),
+    "mnist5k": (1, 28, 28),
+    "mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
 FLOAT = 4  # bytes
 
 
@@ -21,6 +26,20 @@ def total_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def field_work(config: TrainConfig) -> int:
+    """Multiply-adds of one vector-field evaluation per sample (state positions times
+    hidden channels times kernel taps): what makes an image step dearer than a point's."""
+    data = config.data
+    if data.name in IMAGE_SHAPES:
+        channels, *pixels = IMAGE_SHAPES[data.name]
+        return (
+            math.prod(pixels)
+            * config.model.hidden_channels
+            * (9 * config.model.hidden_channels + 2 * channels)
+        )
+    return data.dim * config.model.hidden_channels * (3 * config.model.hidden_channels + 2)
 
 
 def estimated_bytes(config: TrainConfig, members: int = 1) -> int:

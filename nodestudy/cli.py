@@ -1,4 +1,4 @@
-"""Command line: ``nodestudy train``, ``nodestudy evaluate`` and ``nodestudy check``.
+"""Command line: ``nodestudy train``, ``evaluate``, ``check`` and ``train-study``.
 
 Bad input exits with status 2 and one line saying what is wrong and how to fix it.
 """
@@ -6,16 +6,16 @@ Bad input exits with status 2 and one line saying what is wrong and how to fix i
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from .adapt import start_from_heuristic
 from .cache import RunCache
 from .checks import check_run
+from .cli_parser import build_parser
 from .config import (
     DEFAULT_TEST_METHOD,
     Adaptation,
@@ -32,14 +32,8 @@ from .data import load_dataset
 from .devices import checked_device
 from .evaluate import accuracy
 from .runs import open_run
+from .study_plan import study_configs
 from .sweep import train_runs
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"nodestudy: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _solver_spec(method: str, steps: int | None, tol: float | None) -> SolverSpec:
@@ -50,85 +44,26 @@ def _solver_spec(method: str, steps: int | None, tol: float | None) -> SolverSpe
     return SolverSpec(method, steps, tol)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nodestudy", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = commands.add_parser("train", help="train a model (or load it from the cache)")
-    train.add_argument(
-        "--data", default="sphere2", help="data set: sphere2 (default), sphereD, three_minima"
+def _train_study(args: argparse.Namespace) -> dict:
+    if args.jobs < 1:
+        raise NodestudyError(f"--jobs must be at least 1 (got {args.jobs})")
+    configs = study_configs(args.profile, args.notebooks)
+    cache = RunCache()
+    missing = [config for config in configs if cache.get(config) is None]
+    print(
+        f"train-study ({args.profile}): {len(configs)} runs, {len(configs) - len(missing)} "
+        f"cached, {len(missing)} to train with {args.jobs} process(es)",
+        file=sys.stderr,
+        flush=True,
     )
-    train.add_argument("--solver", default="euler", help=f"one of {', '.join(METHODS)}")
-    train.add_argument("--steps", type=int, help="K, the number of fixed steps (h = 1/K)")
-    train.add_argument("--tol", type=float, help="rtol = atol of an adaptive solver")
-    train.add_argument("--iters", type=int, default=10_000, help="training iterations")
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--hidden", type=int, default=32, help="hidden channels of the field")
-    train.add_argument(
-        "--gradient",
-        default="backprop",
-        choices=("backprop", "adjoint"),
-        help="backpropagation through the solver (default) or the adjoint method",
-    )
-    train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    train.add_argument("--cache", help="cache directory (default: $NODESTUDY_CACHE)")
-    train.add_argument("--json", action="store_true", help="print one JSON object")
-    adapt = train.add_argument_group(
-        "adaptation",
-        "--adapt adapts the step size (fixed-step solvers; without --steps the start comes "
-        "from the starting-step heuristic) or the tolerance (adaptive solvers; --tol is the "
-        "start, default 1e-6) during training. --rule picks the paper's rule (default) or a "
-        "variant (probe, paired, flips; see the README); the other options override it.",
-    )
-    adapt.add_argument("--adapt", action="store_true", help="adapt the training solver")
-    adapt.add_argument("--rule", default="paper", choices=tuple(NAMED_RULES), help="named rule")
-    adapt.add_argument(
-        "--test-solver",
-        help="solver of smaller error (default: euler->midpoint, "
-        "midpoint->rk4, fehlberg2->dopri5, dopri5->dopri5)",
-    )
-    defaults = {f.name: f.default for f in dataclasses.fields(StepAdaptation)}
-    for flag, kind, meaning in (
-        ("check-every", int, "iterations between checks"),
-        (
-            "threshold",
-            float,
-            "disagreement that shrinks the step (a limit for --decision interval)",
-        ),
-        ("shrink", float, "factor on disagreement"),
-        ("grow", float, "factor tried on agreement"),
-        ("error-ratio", float, "test error this many times smaller (fixed-step)"),
-        ("max-steps", int, "never more steps than this (fixed-step)"),
-        ("probe-size", int, "check on this many held-out training points, not the batch"),
-        ("decision", str, "threshold (the paper) or interval (paired 95%% interval)"),
-        ("measure", str, "accuracy (the paper) or predictions (share that changes)"),
-    ):
-        default = defaults[flag.replace("-", "_")]
-        adapt.add_argument(f"--{flag}", type=kind, help=f"{meaning} (default: {default})")
-    evaluate = commands.add_parser("evaluate", help="score a trained run under a solver")
-    evaluate.add_argument("run", help="a run directory, as printed by `nodestudy train`")
-    evaluate.add_argument("--solver", help="test solver (default: the training solver)")
-    evaluate.add_argument("--steps", type=int, help="K for a fixed-step test solver")
-    evaluate.add_argument("--tol", type=float, help="tolerance for an adaptive test solver")
-    evaluate.add_argument("--split", default="test", choices=("test", "train"))
-    evaluate.add_argument("--device", default="cpu")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    check = commands.add_parser(
-        "check", help="is a stored run's model an ODE? (validity check, see check_ode)"
-    )
-    check.add_argument("run", help="a run directory, as printed by `nodestudy train`")
-    check.add_argument("--split", default="test", choices=("test", "train"))
-    check.add_argument(
-        "--drop-limit", type=float, default=0.03, help="accuracy drop that matters in practice"
-    )
-    check.add_argument(
-        "--confidence", type=float, default=0.95, help="level of the paired interval"
-    )
-    check.add_argument("--device", default="cpu")
-    check.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser
+    started = time.perf_counter()
+    train_runs(missing, cache=cache, n_jobs=args.jobs, device=args.device)
+    return {
+        "profile": args.profile,
+        "runs": len(configs),
+        "trained": len(missing),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def _check(args: argparse.Namespace) -> dict:
@@ -263,8 +198,13 @@ def _evaluate(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    commands = {"train": _train, "evaluate": _evaluate, "check": _check}
+    args = build_parser().parse_args(argv)
+    commands = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "check": _check,
+        "train-study": _train_study,
+    }
     try:
         result = commands[args.command](args)
     except NodestudyError as error:

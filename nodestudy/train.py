@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -23,10 +21,12 @@ from .adapt import adapter_for, probe_split
 from .config import TrainConfig
 from .core.errors import NodestudyError
 from .core.integrate import AdjointSolution, Solution, solve, solve_adjoint
+from .core.solvers import SolverSpec
 from .data import EpochBatches, load_dataset
 from .evaluate import accuracy
 from .models import ODEClassifier, member_generators
 from .runs import TrainedMember
+from .train_log import IterationLog as _IterationLog
 
 #: How often (in iterations) the loss is checked for NaN; checking every iteration
 #: would force a host sync on accelerators.
@@ -69,65 +69,95 @@ def train_ensemble(
 ) -> list[TrainedMember]:
     """Train the configs (equal but for the seed) together; one result per config."""
     check_ensemble(configs)
-    config = configs[0]
-    seeds = [c.seed for c in configs]
-    data = load_dataset(config.data)
-    probe_size = config.adaptation.probe_size if config.adaptation else None
-    train_index, probe_index = probe_split(len(data.y_train), probe_size, seeds[0])
-    x_train = data.x_train[train_index].to(device)
-    y_train = data.y_train[train_index].to(device)
-    model = ODEClassifier.initialised(
-        seeds, data.state_shape, config.model.hidden_channels, data.n_classes
-    ).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    batches = EpochBatches(
-        len(y_train), config.batch_size, [member_generators(s)[1] for s in seeds]
-    )
-    adapter = None
-    if config.adaptation is not None:
-        probe = None
-        if probe_index is not None:
-            probe = (data.x_train[probe_index].to(device), data.y_train[probe_index].to(device))
-        adapter = adapter_for(config, probe)
-    integrate = solve_adjoint if config.gradient == "adjoint" else solve
+    training = _EnsembleTraining(configs, device)
+    training.run(progress)
+    return training.members()
 
-    iterations = config.iterations
-    losses = torch.zeros(iterations, len(seeds), device=device)
-    batch_accuracy = torch.zeros(iterations, len(seeds), device=device)
-    log = _IterationLog(iterations)
-    snapshot_at = set(snapshot_iterations(iterations))
-    snapshots: dict[int, list[dict[str, torch.Tensor]]] = {}
-    diverged_at: list[int | None] = [None] * len(seeds)
-    failure: tuple[int, str] | None = None  # an adaptive solve that could not go on
 
-    label = f"{config.data.short_name} {config.solver.label()} seeds={seeds}"
-    if adapter is not None:
-        label += " adapted"
-    started = time.perf_counter()
-    for iteration in tqdm(range(iterations), desc=label, disable=not progress, mininterval=2):
-        solver = adapter.solver if adapter is not None else config.solver
-        index = batches.next().to(device)
-        x, y = x_train[index], y_train[index]
+class _EnsembleTraining:
+    """One ensemble's training: the set-up, the loop, and the stored results, kept
+    apart so that each reads on its own."""
+
+    def __init__(self, configs: Sequence[TrainConfig], device: str | torch.device) -> None:
+        self.configs, self.device = configs, device
+        config = self.config = configs[0]
+        self.seeds = seeds = [c.seed for c in configs]
+        self.data = data = load_dataset(config.data)
+        probe_size = config.adaptation.probe_size if config.adaptation else None
+        train_index, probe_index = probe_split(len(data.y_train), probe_size, seeds[0])
+        self.x_train = data.x_train[train_index].to(device)
+        self.y_train = data.y_train[train_index].to(device)
+        self.model = ODEClassifier.initialised(
+            seeds, data.state_shape, config.model.hidden_channels, data.n_classes
+        ).to(device)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        self.batches = EpochBatches(
+            len(self.y_train), config.batch_size, [member_generators(s)[1] for s in seeds]
+        )
+        self.adapter = None
+        if config.adaptation is not None:
+            probe = None
+            if probe_index is not None:
+                probe = (data.x_train[probe_index].to(device), data.y_train[probe_index].to(device))
+            self.adapter = adapter_for(config, probe)
+        self.integrate = solve_adjoint if config.gradient == "adjoint" else solve
+        iterations = config.iterations
+        self.losses = torch.zeros(iterations, len(seeds), device=device)
+        self.batch_accuracy = torch.zeros(iterations, len(seeds), device=device)
+        self.log = _IterationLog(iterations)
+        self.snapshots: dict[int, list[dict[str, torch.Tensor]]] = {}
+        self.diverged_at: list[int | None] = [None] * len(seeds)
+        self.failure: tuple[int, str] | None = None  # an adaptive solve that could not go on
+        self.seconds = 0.0
+
+    @property
+    def solver(self) -> SolverSpec:
+        return self.adapter.solver if self.adapter is not None else self.config.solver
+
+    def run(self, progress: bool) -> None:
+        iterations = self.config.iterations
+        snapshot_at = set(snapshot_iterations(iterations))
+        label = f"{self.config.data.short_name} {self.config.solver.label()} seeds={self.seeds}"
+        if self.adapter is not None:
+            label += " adapted"
+        started = time.perf_counter()
+        for iteration in tqdm(range(iterations), desc=label, disable=not progress, mininterval=2):
+            if not self.step(iteration):
+                break
+            if iteration + 1 in snapshot_at:
+                self.snapshots[iteration + 1] = [
+                    self.model.member_state(m) for m in range(len(self.seeds))
+                ]
+            if (iteration + 1) % DIVERGENCE_CHECK_EVERY == 0 or iteration + 1 == iterations:
+                _note_divergence(self.losses, iteration, self.diverged_at)
+        self.seconds = time.perf_counter() - started
+
+    def step(self, iteration: int) -> bool:
+        """One optimiser step (and the adapter's update); False when an adaptive solve
+        failed and training cannot go on."""
+        model, solver = self.model, self.solver
+        index = self.batches.next().to(self.device)
+        x, y = self.x_train[index], self.y_train[index]
         try:
-            solution = integrate(model.vector_field(), model.flatten_inputs(x), solver)
+            solution = self.integrate(model.vector_field(), model.flatten_inputs(x), solver)
         except (AssertionError, RuntimeError) as error:  # torchdiffeq: step underflow, ...
             if solver.is_fixed_step:
                 raise
-            failure = (iteration + 1, f"{solver.label()} failed: {_first_line(error)}")
-            losses[iteration:] = float("nan")
-            batch_accuracy[iteration:] = float("nan")
-            break
+            self.failure = (iteration + 1, f"{solver.label()} failed: {_first_line(error)}")
+            self.losses[iteration:] = float("nan")
+            self.batch_accuracy[iteration:] = float("nan")
+            return False
         logits = model.classify(solution.final)
         member_loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
-        optimiser.zero_grad(set_to_none=True)
+        self.optimiser.zero_grad(set_to_none=True)
         member_loss.sum().backward()
-        optimiser.step()
+        self.optimiser.step()
 
-        losses[iteration] = member_loss.detach()
-        batch_accuracy[iteration] = (logits.detach().argmax(-1) == y).float().mean(dim=1)
-        log.record_solve(iteration, solver, solution.nfe, _backward_nfe(solution))
-        if adapter is not None:
-            adapter.update(
+        self.losses[iteration] = member_loss.detach()
+        self.batch_accuracy[iteration] = (logits.detach().argmax(-1) == y).float().mean(dim=1)
+        self.log.record_solve(iteration, solver, solution.nfe, _backward_nfe(solution))
+        if self.adapter is not None:
+            self.adapter.update(
                 iteration,
                 _CurrentField(model),
                 x[0],
@@ -136,128 +166,51 @@ def train_ensemble(
                 encode=model.flatten_inputs,
                 nfe=solution.nfe,
             )
-        if iteration + 1 in snapshot_at:
-            snapshots[iteration + 1] = [model.member_state(m) for m in range(len(seeds))]
-        if (iteration + 1) % DIVERGENCE_CHECK_EVERY == 0 or iteration + 1 == iterations:
-            _note_divergence(losses, iteration, diverged_at)
-    seconds = time.perf_counter() - started
+        return True
 
-    final_solver = adapter.solver if adapter is not None else config.solver
-    log.add_adaptation(adapter.history if adapter is not None else None)
-    if failure is not None:
-        diverged_at = [failure[0]] * len(seeds)
-    reasons = [
-        None if at is None else (failure[1] if failure is not None else "non-finite loss")
-        for at in diverged_at
-    ]
-    if all(at is not None for at in diverged_at):
-        train_scores = test_scores = torch.full((len(seeds),), float("nan"))
-    else:
-        train_scores = accuracy(model, data.x_train, data.y_train, final_solver)
-        test_scores = accuracy(model, data.x_test, data.y_test, final_solver)
-    losses_np, batch_accuracy_np = losses.cpu().numpy(), batch_accuracy.cpu().numpy()
-    members = []
-    for member, member_config in enumerate(configs):
-        diverged = diverged_at[member] is not None
-        history = log.frame(losses_np[:, member], batch_accuracy_np[:, member])
-        metrics = {
-            "train_accuracy": float("nan") if diverged else float(train_scores[member]),
-            "test_accuracy": float("nan") if diverged else float(test_scores[member]),
-            "final_loss": float(losses_np[-1, member]) if iterations else float("nan"),
-            **log.nfe_summary(),
-            "final_steps": final_solver.steps,
-            "final_step_size": final_solver.step_size if final_solver.is_fixed_step else None,
-            "final_tol": final_solver.tol,
-            "diverged": diverged,
-            "diverged_at_iteration": diverged_at[member],
-            "diverged_reason": reasons[member],
-            "train_seconds": seconds / len(seeds),
-            "ensemble_size": len(seeds),
-            "device": str(device),
-            "torch_version": torch.__version__,
-        }
-        members.append(
-            TrainedMember(
-                config=member_config,
-                weights=model.member_state(member),
-                history=history,
-                metrics=metrics,
-                snapshots={it: states[member] for it, states in snapshots.items()},
+    def members(self) -> list[TrainedMember]:
+        """The stored result of every seed: weights, history, metrics, snapshots."""
+        final_solver, seeds, data = self.solver, self.seeds, self.data
+        self.log.add_adaptation(self.adapter.history if self.adapter is not None else None)
+        diverged_at = self.diverged_at
+        if self.failure is not None:
+            diverged_at = [self.failure[0]] * len(seeds)
+        reason = self.failure[1] if self.failure is not None else "non-finite loss"
+        if all(at is not None for at in diverged_at):
+            train_scores = test_scores = torch.full((len(seeds),), float("nan"))
+        else:
+            train_scores = accuracy(self.model, data.x_train, data.y_train, final_solver)
+            test_scores = accuracy(self.model, data.x_test, data.y_test, final_solver)
+        losses, batch_accuracy = self.losses.cpu().numpy(), self.batch_accuracy.cpu().numpy()
+        members = []
+        for member, member_config in enumerate(self.configs):
+            diverged = diverged_at[member] is not None
+            metrics = {
+                "train_accuracy": float("nan") if diverged else float(train_scores[member]),
+                "test_accuracy": float("nan") if diverged else float(test_scores[member]),
+                "final_loss": float(losses[-1, member]) if len(losses) else float("nan"),
+                **self.log.nfe_summary(),
+                "final_steps": final_solver.steps,
+                "final_step_size": final_solver.step_size if final_solver.is_fixed_step else None,
+                "final_tol": final_solver.tol,
+                "diverged": diverged,
+                "diverged_at_iteration": diverged_at[member],
+                "diverged_reason": reason if diverged else None,
+                "train_seconds": self.seconds / len(seeds),
+                "ensemble_size": len(seeds),
+                "device": str(self.device),
+                "torch_version": torch.__version__,
+            }
+            members.append(
+                TrainedMember(
+                    config=member_config,
+                    weights=self.model.member_state(member),
+                    history=self.log.frame(losses[:, member], batch_accuracy[:, member]),
+                    metrics=metrics,
+                    snapshots={it: states[member] for it, states in self.snapshots.items()},
+                )
             )
-        )
-    return members
-
-
-class _IterationLog:
-    """Per-iteration solver facts, kept in preallocated arrays (no I/O in the loop);
-    an adapted run adds the adapter's own history."""
-
-    def __init__(self, iterations: int) -> None:
-        self.steps = np.full(iterations, np.nan)
-        self.nfe_forward = np.zeros(iterations, dtype=np.int64)
-        self.nfe_backward = np.zeros(iterations, dtype=np.int64)
-        self.adaptation: pd.DataFrame | None = None
-
-    def record_solve(self, iteration: int, solver, nfe: int, nfe_backward: int) -> None:
-        self.nfe_forward[iteration] = nfe
-        self.nfe_backward[iteration] = nfe_backward
-        if solver.is_fixed_step:
-            self.steps[iteration] = solver.steps
-
-    def add_adaptation(self, history: pd.DataFrame | None) -> None:
-        """The adapter's history, padded to the run's length if training stopped early."""
-        if history is not None and len(history) < len(self.nfe_forward):
-            history = history.reindex(range(len(self.nfe_forward)))
-            history["nfe_check"] = history["nfe_check"].fillna(0).astype(int)
-            history["decision"] = history["decision"].fillna("")
-        self.adaptation = history
-
-    @property
-    def nfe_check(self) -> np.ndarray:
-        if self.adaptation is None or self.adaptation.empty:
-            return np.zeros(len(self.nfe_forward), dtype=np.int64)
-        return self.adaptation["nfe_check"].to_numpy()
-
-    def frame(self, loss: np.ndarray, batch_accuracy: np.ndarray) -> pd.DataFrame:
-        columns = {
-            "iteration": np.arange(1, len(loss) + 1),
-            "loss": loss,
-            "batch_accuracy": batch_accuracy,
-            "steps": self.steps,
-            "nfe_forward": self.nfe_forward,
-            "nfe_backward": self.nfe_backward,
-            "nfe_check": self.nfe_check,
-        }
-        if self.adaptation is not None and not self.adaptation.empty:
-            history = self.adaptation
-            bound = "step_bound" if "step_bound" in history else "tol_bound"
-            columns.update(
-                {
-                    # the adapter's real-valued step size (or tolerance) after the iteration
-                    "adapted_value": history[bound].to_numpy(),
-                    "check_train_accuracy": history["train_accuracy"].to_numpy(),
-                    "check_test_accuracy": history["test_accuracy"].to_numpy(),
-                    "check_difference": history["difference"].to_numpy(),
-                    "check_difference_low": history["difference_low"].to_numpy(),
-                    "check_difference_high": history["difference_high"].to_numpy(),
-                    "check_decision": history["decision"].to_numpy(),
-                }
-            )
-        return pd.DataFrame(columns)
-
-    def nfe_summary(self) -> dict[str, float]:
-        """Means per iteration. ``nfe_forward`` is every forward evaluation, the
-        adaptation's own checks included; its parts are ``nfe_forward_training``
-        (the training solves) and ``nfe_check``."""
-        iterations = max(1, len(self.nfe_forward))
-        training = float(self.nfe_forward.sum()) / iterations
-        check = float(self.nfe_check.sum()) / iterations
-        return {
-            "nfe_forward": training + check,
-            "nfe_forward_training": training,
-            "nfe_check": check,
-            "nfe_backward": float(self.nfe_backward.sum()) / iterations,
-        }
+        return members
 
 
 class _CurrentField:

@@ -160,3 +160,40 @@ def test_image_vector_field_is_the_papers_conv2d_stack_for_every_member():
         x = torch.relu(torch.nn.functional.conv2d(x, w["w2"], w["b2"], padding=1))
         x = torch.nn.functional.conv2d(x, w["w3"], w["b3"])
         torch.testing.assert_close(out[member], x.reshape(7, -1), rtol=1e-5, atol=1e-5)
+
+
+def test_changing_the_data_directory_in_a_running_kernel_never_returns_the_old_data(
+    tmp_path, monkeypatch
+):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    fake_mnist(first, n_train=40)
+    fake_mnist(second, n_train=50)
+    # a config without a fingerprint: only the directory tells the two apart
+    config = DataConfig(name="mnist", n_train=16, n_test=8)
+    monkeypatch.setenv("NODESTUDY_DATA", str(first))
+    before = load_dataset(config)
+    monkeypatch.setenv("NODESTUDY_DATA", str(second))
+    after = load_dataset(config)
+    assert not torch.equal(before.x_train, after.x_train)
+    # and a config made for the first files refuses the second, memo or not
+    monkeypatch.setenv("NODESTUDY_DATA", str(first))
+    made_for_first = DataConfig.from_name("mnist", n_train=16, n_test=8)
+    load_dataset(made_for_first)
+    monkeypatch.setenv("NODESTUDY_DATA", str(second))
+    with pytest.raises(NodestudyError, match="not the ones this config was made with"):
+        load_dataset(made_for_first)
+
+
+def test_mnist5k_is_mlxtends_real_mnist_subset_split_by_a_seeded_permutation():
+    config = DataConfig.from_name("mnist5k")
+    assert (config.n_train, config.n_test, config.files) == (4000, 1000, None)
+    data = load_dataset(config)
+    assert data.x_train.shape == (4000, 1, 28, 28) and data.n_classes == 10
+    assert 0.0 <= float(data.x_train.min()) and float(data.x_train.max()) == 1.0
+    assert torch.bincount(torch.cat([data.y_train, data.y_test])).tolist() == [500] * 10
+    again = load_dataset(DataConfig.from_name("mnist5k", n_train=100, n_test=50))
+    other = load_dataset(DataConfig.from_name("mnist5k", n_train=100, n_test=50, seed=1))
+    assert torch.equal(again.x_train, data.x_train[:100])
+    assert not torch.equal(again.x_train, other.x_train)
+    assert data.majority_rate == pytest.approx(float(torch.bincount(data.y_test).max()) / 1000)

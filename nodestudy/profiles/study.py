@@ -1,18 +1,13 @@
-"""The sizes of the study: ``smoke`` (seconds, for tests), ``quick`` (the default of
-``make figures``: about 1.5 hours from a cold start on two CPU cores, at sizes where the study's
-effects show) and ``paper`` (the paper's sizes).
-
-Profiles only change numbers; every profile runs the same code. Notebooks take a
-profile name and optional overrides, so ``papermill -p iterations 5000`` works.
-"""
+"""The collapse and adaptation studies on one data set (Sphere2 and the image
+benchmarks) and their profiles."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adapt import start_from_heuristic
-from .config import (
+from ..adapt import start_from_heuristic
+from ..config import (
     DEFAULT_TEST_METHOD,
     DataConfig,
     ModelConfig,
@@ -20,10 +15,11 @@ from .config import (
     ToleranceAdaptation,
     TrainConfig,
 )
-from .core.solvers import SolverSpec
-from .evaluate import test_solver_grid
-from .parameters import with_overrides
-from .runs import Run
+from ..core.solvers import SolverSpec
+from ..data import load_dataset
+from ..evaluate import test_solver_grid
+from ..parameters import with_overrides
+from ..runs import Run
 
 
 def powers_of_two(largest: int) -> tuple[int, ...]:
@@ -43,8 +39,9 @@ class Study:
     test_factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
     #: The "converged" solver the collapse is measured against.
     reference: SolverSpec = field(default_factory=lambda: SolverSpec("rk4", 512))
-    #: Largest acceptable mean accuracy drop to the reference (critical step estimate).
-    tolerance: float = 0.03
+    #: Largest accuracy drop to the reference at which a K still counts as an ODE
+    #: (the critical step estimate). Not a solver tolerance.
+    drop_limit: float = 0.03
     #: Figures 1 and 2: the fine and the coarse euler model, and the test step counts.
     fine_steps: int = 256
     coarse_steps: int = 2
@@ -146,6 +143,10 @@ class Study:
         )
         return list(dict.fromkeys([used, *same_grid, self.reference]))
 
+    def majority_rates(self) -> dict[str, float]:
+        """The data set's majority-class rate, by its short name (``analyse_collapse``)."""
+        return {self.data.short_name: load_dataset(self.data).majority_rate}
+
     def sweep_configs(self) -> list[TrainConfig]:
         """Every run of Figure 4: euler and rk4 over their K grids, every seed."""
         grid = [("euler", k) for k in self.euler_steps] + [("rk4", k) for k in self.rk4_steps]
@@ -205,8 +206,9 @@ IMAGE_PROFILES: dict[str, Study] = {
         data=DataConfig.from_name("digits"),
         model=ModelConfig(hidden_channels=4),
     ),
+    # 4 seeds: digits seed 2 does not learn at K >= 4 (3 learned seeds must remain)
     "quick": Study(
-        seeds=(0, 1, 2),
+        seeds=(0, 1, 2, 3),
         iterations=3000,
         euler_steps=powers_of_two(64),
         rk4_steps=(),
@@ -235,131 +237,33 @@ IMAGE_PROFILES: dict[str, Study] = {
 }
 
 
+#: Where a data set needs other sizes than the profile's. mnist5k (28x28) costs about
+#: 12 times digits (8x8) per step, and its converged reference (rk4, 128 steps) about
+#: 0.45 s per solve of its 1,000 test images for 3 seeds here: the quick profile trains
+#: a coarse and a fine K (2 and 16, 1,000 iterations) and tests each at its own K only,
+#: enough for the collapse at K = 2 and the reference drop at K = 16 (measured: 1,000
+#: iterations at K = 2 reach 0.87-0.90 test accuracy).
+IMAGE_DATASET_SIZES: dict[tuple[str, str], dict[str, Any]] = {
+    ("quick", "mnist5k"): {
+        "seeds": (0, 1, 2),
+        "euler_steps": (2, 16),
+        "iterations": 1000,
+        "test_factors": (1.0,),
+        "tolerances": (),
+        "compared_rules": ("paper",),
+    },
+}
+
+
 def image_study(profile: str, dataset: str | None = None, **overrides: Any) -> Study:
-    """An image profile on ``dataset`` (digits, mnist, cifar10; None: the profile's),
-    with the overrides that are not None applied. ``hidden_channels`` sets the model."""
+    """An image profile on ``dataset`` (digits, mnist5k, mnist, cifar10; None: the
+    profile's), with the data set's sizes (``IMAGE_DATASET_SIZES``) and the overrides
+    that are not None applied. ``hidden_channels`` sets the model."""
     hidden_channels = overrides.pop("hidden_channels", None)
     if dataset is not None:
         overrides["data"] = DataConfig.from_name(dataset)
+        sizes = IMAGE_DATASET_SIZES.get((profile, overrides["data"].name), {})
+        overrides = {**sizes, **{k: v for k, v in overrides.items() if v is not None}}
     if hidden_channels is not None:
         overrides["model"] = ModelConfig(hidden_channels=hidden_channels)
     return with_overrides(IMAGE_PROFILES, profile, overrides)
-
-
-@dataclass(frozen=True)
-class AppendixStudy:
-    """The appendix's euler collapse sweeps on other data sets (higher-dimensional
-    spheres, three minima), and the comparison of adjoint training with
-    backpropagation through the solver (on Sphere2)."""
-
-    seeds: tuple[int, ...]
-    iterations: int
-    euler_steps: tuple[int, ...]
-    datasets: tuple[str, ...]
-    #: Training K of the adjoint comparison (each trained both ways).
-    adjoint_steps: tuple[int, ...]
-    reference: SolverSpec = field(default_factory=lambda: SolverSpec("rk4", 512))
-    tolerance: float = 0.03
-
-    def config(
-        self, dataset: str, steps: int, seed: int, gradient: str = "backprop"
-    ) -> TrainConfig:
-        return TrainConfig(
-            data=DataConfig.from_name(dataset),
-            solver=SolverSpec("euler", steps),
-            iterations=self.iterations,
-            seed=seed,
-            gradient=gradient,
-        )
-
-    def sweep_configs(self, dataset: str) -> list[TrainConfig]:
-        return [self.config(dataset, k, s) for k in self.euler_steps for s in self.seeds]
-
-    def adjoint_configs(self) -> list[TrainConfig]:
-        """Sphere2 at each ``adjoint_steps`` K, trained with both gradient methods."""
-        return [
-            self.config("sphere2", k, s, gradient)
-            for gradient in ("backprop", "adjoint")
-            for k in self.adjoint_steps
-            for s in self.seeds
-        ]
-
-    def test_solvers(self, config: TrainConfig) -> list[SolverSpec]:
-        """The training solver and the converged reference."""
-        return list(dict.fromkeys([config.solver, self.reference]))
-
-
-APPENDIX_PROFILES: dict[str, AppendixStudy] = {
-    "smoke": AppendixStudy(
-        seeds=(0,),
-        iterations=20,
-        euler_steps=(1, 2, 4),
-        datasets=("sphere3", "three_minima"),
-        adjoint_steps=(2, 4),
-        reference=SolverSpec("rk4", 16),
-    ),
-    # Smaller than the Sphere2 study (2 seeds, K <= 128) to keep make figures in
-    # minutes; the Sphere2 row reuses that study's runs (same configs, cached).
-    "quick": AppendixStudy(
-        seeds=(0, 1),
-        iterations=3000,
-        euler_steps=powers_of_two(128),
-        datasets=("sphere2", "sphere3", "sphere10", "three_minima"),
-        adjoint_steps=(2, 8, 32, 128),
-    ),
-    # sphere900 trains for days on two CPU cores; it is meant for a GPU (device="cuda").
-    "paper": AppendixStudy(
-        seeds=(0, 1, 2, 3, 4),
-        iterations=10_000,
-        euler_steps=powers_of_two(256),
-        datasets=("sphere2", "sphere3", "sphere10", "sphere900", "three_minima"),
-        adjoint_steps=(2, 8, 32, 128),
-    ),
-}
-
-
-def appendix_study(profile: str, **overrides: Any) -> AppendixStudy:
-    """A profile's settings with the overrides that are not None applied."""
-    return with_overrides(APPENDIX_PROFILES, profile, overrides)
-
-
-@dataclass(frozen=True)
-class CheckStudy:
-    """The ``check_your_model`` notebook: a coarse (euler) and a fine textbook model
-    trained on rings with torchdiffeq in a plain loop, then checked."""
-
-    n_train: int
-    n_test: int
-    iterations: int
-    coarse_step: float = 0.5
-    fine_method: str = "rk4"
-    fine_step: float = 1 / 32
-    learning_rate: float = 3e-3
-    seed: int = 0
-    #: Training with the step-size adapter, against fixed euler steps: iterations and
-    #: learning rate (Adam's default), the fixed step counts, the adapter's rules.
-    adapt_iterations: int = 2000
-    adapt_learning_rate: float = 1e-3
-    grid_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
-    rules: tuple[str, ...] = ("paper", "flips", "strict")
-    probe_size: int = 256
-
-
-CHECK_PROFILES: dict[str, CheckStudy] = {
-    "smoke": CheckStudy(
-        n_train=400,
-        n_test=200,
-        iterations=20,
-        adapt_iterations=20,
-        grid_steps=(2, 4),
-        rules=("paper", "flips"),
-        probe_size=64,
-    ),
-    "quick": CheckStudy(n_train=2000, n_test=1000, iterations=1000),
-    "paper": CheckStudy(n_train=2000, n_test=1000, iterations=3000),
-}
-
-
-def check_study(profile: str, **overrides: Any) -> CheckStudy:
-    """A profile's settings with the overrides that are not None applied."""
-    return with_overrides(CHECK_PROFILES, profile, overrides)
