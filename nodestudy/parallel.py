@@ -34,13 +34,16 @@ def parallel_map(
         )
     items = list(items)
     if n_jobs == 1 or len(items) <= 1:
-        iterator = (function(item, **kwargs) for item in items)
+        iterator = ((i, function(item, **kwargs)) for i, item in enumerate(items))
     else:
-        tasks = (delayed(_one_thread)(function, item, **kwargs) for item in items)
-        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-    return list(tqdm(iterator, total=len(items), desc=progress, disable=progress is None))
+        # unordered, so that the progress bar counts what has finished (the costliest
+        # items go first and would hold an ordered count at zero); put back in order below
+        tasks = (delayed(_one_thread)(function, i, item, **kwargs) for i, item in enumerate(items))
+        iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+    results = dict(tqdm(iterator, total=len(items), desc=progress, disable=progress is None))
+    return [results[i] for i in range(len(items))]
 
 
-def _one_thread(function: Callable[..., Any], item: Any, **kwargs: Any) -> Any:
+def _one_thread(function: Callable[..., Any], index: int, item: Any, **kwargs: Any) -> Any:
     torch.set_num_threads(1)
-    return function(item, **kwargs)
+    return index, function(item, **kwargs)

@@ -190,7 +190,7 @@ def test_mnist5k_is_mlxtends_real_mnist_subset_split_by_a_seeded_permutation():
     assert (config.n_train, config.n_test, config.files) == (4000, 1000, None)
     data = load_dataset(config)
     assert data.x_train.shape == (4000, 1, 28, 28) and data.n_classes == 10
-    assert 0.0 <= float(data.x_train.min()) and float(data.x_train.max()) == 1.0
+    assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) == 1.0
     assert torch.bincount(torch.cat([data.y_train, data.y_test])).tolist() == [500] * 10
     again = load_dataset(DataConfig.from_name("mnist5k", n_train=100, n_test=50))
     other = load_dataset(DataConfig.from_name("mnist5k", n_train=100, n_test=50, seed=1))
