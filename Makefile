@@ -51,7 +51,9 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec
 	$(VPY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
+# Last, the README's and docs/results.md's result tables, generated from figures/*.json.
 figures: $(EXECUTED)
+	$(VPY) -m nodestudy.results_report README.md docs/results.md
 
 # First every run the notebooks need, in one planned pass over both cores (costliest
 # first); the notebooks then find them in the cache (and train what they miss if run

@@ -1,0 +1,95 @@
+"""The README's and docs/results.md's result tables are generated from figures/*.json:
+a test that they are what the committed figures say, and that the generator keeps a
+seed that did not learn out of every number it states."""
+
+import json
+from pathlib import Path
+
+from nodestudy.results_report import critical_table, main, rewrite
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_committed_documents_state_what_the_committed_figures_hold():
+    documents = [str(ROOT / "README.md"), str(ROOT / "docs" / "results.md")]
+    assert main(["--check", "--figures", str(ROOT / "figures"), *documents]) == 0
+
+
+def critical_row(**values):
+    row = {
+        "data": "sphere10",
+        "train_method": "euler",
+        "gradient": "backprop",
+        "critical_steps": 64.0,
+        "critical_steps_min": 32.0,
+        "critical_steps_max": 64.0,
+        "learned_seeds": 3,
+        "seeds": 4,
+        "reason": "",
+    }
+    return {**row, **values}
+
+
+def write_figures(folder, critical, summary):
+    folder.mkdir(exist_ok=True)
+    numbers = {"profile": "quick", "critical": critical, "summary": summary}
+    (folder / "figA_collapse_datasets.json").write_text(json.dumps(numbers))
+
+
+def test_a_critical_step_is_stated_with_its_learned_seeds_or_not_at_all(tmp_path):
+    summary = [
+        {
+            "data": "sphere10",
+            "train_method": "euler",
+            "train_steps": 1,
+            "drop_mean": 0.25,
+            "learned_seeds": 3,
+        },
+        {
+            "data": "sphere10",
+            "train_method": "euler",
+            "train_steps": 128,
+            "drop_mean": 0.01,
+            "learned_seeds": 3,
+        },
+        {
+            "data": "three_minima",
+            "train_method": "euler",
+            "train_steps": 1,
+            "drop_mean": None,
+            "learned_seeds": 0,
+        },
+    ]
+    no_step = critical_row(
+        data="three_minima",
+        critical_steps=None,
+        critical_steps_min=None,
+        critical_steps_max=None,
+        learned_seeds=0,
+        reason="0 of 4 seeds learned at K=128",
+    )
+    write_figures(tmp_path, [critical_row(), no_step], summary)
+    table = critical_table(tmp_path)
+    assert (
+        "| sphere10 | euler | K = 64, seeds 32–64; 3 of 4 seeds learned "
+        "| K = 1: 0.250; K = 128: 0.010 |" in table
+    )
+    assert (
+        "| three_minima | euler | none (0 of 4 seeds learned at K=128) | K = 1: no learned seed |"
+        in table
+    )
+
+
+def test_a_changed_number_makes_the_document_stale(tmp_path):
+    write_figures(tmp_path, [critical_row()], [])
+    document = tmp_path / "doc.md"
+    document.write_text(
+        "before\n<!-- results:critical -->\nold\n<!-- /results:critical -->\nafter\n"
+    )
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 1
+    assert main(["--figures", str(tmp_path), str(document)]) == 0
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 0
+    assert "K = 64" in document.read_text() and document.read_text().startswith("before\n")
+    write_figures(tmp_path, [critical_row(critical_steps=128.0, critical_steps_max=128.0)], [])
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 1
+    assert rewrite(document.read_text(), tmp_path) != document.read_text()
