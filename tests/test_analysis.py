@@ -92,3 +92,37 @@ def test_a_data_set_no_run_learned_has_no_learned_run():
     (row,) = collapse.critical.to_dict(orient="records")
     assert math.isnan(row["critical_steps"]) and "0 of 3 seeds learned" in row["reason"]
     assert collapse.summary.learned_seeds.tolist() == [0, 0]
+
+
+def test_table1_takes_the_critical_k_and_its_neighbours_and_means_over_learned_seeds_only():
+    from nodestudy.analysis import grid_vs_adaptation
+
+    table = with_seed_that_never_learned(table_from({4: 0.3, 8: 0.1, 16: 0.0, 32: 0.0}))
+    drops = mark_learned(reference_drop(table, REFERENCE), {"sphere2": 0.5})
+    runs = drops[["seed", "train_steps"]].assign(
+        nfe_forward=drops.train_steps.astype(float), train_seconds=1.0
+    )
+    adapted = pd.DataFrame(
+        {
+            "seed": [0, 1, 2, 3],
+            "final_steps": [14, 16, 18, 2],
+            "nfe_forward": [10.0, 12.0, 14.0, 3.0],
+            "test_accuracy": [0.95, 0.95, 0.95, 0.50],
+            "reference_accuracy": [0.94, 0.94, 0.94, 0.50],
+            "train_seconds": [2.0, 2.0, 2.0, 1.0],
+        }
+    )
+    rows = grid_vs_adaptation(runs, drops, 16, adapted, learned_bar=0.9 * 0.95).set_index("method")
+    assert list(rows.index) == [
+        "grid search, K=8",
+        "grid search, K=16 (critical)",
+        "grid search, K=32",
+        "step adaptation",
+    ]
+    critical = rows.loc["grid search, K=16 (critical)"]
+    assert (critical.learned_seeds, critical.seeds) == (3, 4)
+    assert critical.accuracy_reference == "0.950 ± 0.000"  # seed 3 (at chance) left out
+    adaptation = rows.loc["step adaptation"]
+    assert (adaptation.learned_seeds, adaptation.seeds) == (3, 4)
+    assert adaptation.nfe_per_iteration == pytest.approx(12.0)  # seed 3's 3.0 left out
+    assert rows.loc["grid search, K=8"].grid_total_seconds_per_seed == pytest.approx(4.0)

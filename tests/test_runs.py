@@ -35,6 +35,20 @@ def test_the_key_covers_the_whole_config():
     assert config().key() == base.key()
 
 
+def test_the_cache_key_of_a_known_config_is_pinned():
+    """A silent change of the key (a renamed field, a new default, another hash of the
+    canonical JSON) would orphan every stored run: it must be a deliberate change, made
+    with RESULTS_VERSION and this test."""
+    from nodestudy import DataConfig, TrainConfig
+    from nodestudy.config import StepAdaptation
+
+    study_run = TrainConfig(
+        DataConfig.from_name("sphere2"), SolverSpec("euler", 2), iterations=3000, seed=0
+    )
+    assert study_run.key()[:24] == "014e51ab276399195c0f9747"
+    assert study_run.replace(adaptation=StepAdaptation()).key()[:24] == "69a4c095b7d41dd95dc9b329"
+
+
 def test_an_interrupted_write_leaves_nothing_behind(cache_dir, monkeypatch):
     import nodestudy.runs
 
