@@ -268,3 +268,15 @@ def analyse_collapse(
         critical=critical_steps(drops, drop_limit, min_seeds),
         summary=drop_summary(drops),
     )
+
+
+def gradient_comparison(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The appendix's adjoint table: per gradient method and K, the means of
+    :func:`drop_summary` (learned seeds) beside the mean forward and backward NFE and
+    training seconds of every run (a ``runs_frame``)."""
+    costs = (
+        runs.groupby(["gradient", "train_steps"])[["nfe_forward", "nfe_backward", "train_seconds"]]
+        .mean()
+        .reset_index()
+    )
+    return summary.merge(costs, on=["gradient", "train_steps"])

@@ -150,3 +150,34 @@ def separability_curves(
         z0, labels = sample.sample()
         frames.append(separability_by_step(ode, z0, labels, steps).assign(sample=sample.seed))
     return pd.concat(frames, ignore_index=True)
+
+
+def separability_summary(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean, min and max separability over the XOR samples, per solver and step."""
+    return (
+        curves.groupby(["solver", "step"], dropna=False)["separability"]
+        .agg(["mean", "min", "max"])
+        .reset_index()
+    )
+
+
+def fan_numbers(
+    ode: FanODE, points: XorPoints, separability: dict[str, float], curves: pd.DataFrame
+) -> dict:
+    """The numbers written beside Figure 3."""
+    euler = curves[curves.solver == "euler"]
+    return {
+        "ode": {"a": ode.a, "b": ode.b, "g": ode.g, "d": ode.d, "end_time": ode.end_time},
+        "xor_points": {
+            "centre": list(points.centre),
+            "half_width": points.half_width,
+            "spread": points.spread,
+            "per_cluster": points.per_cluster,
+        },
+        "separability": separability,
+        "samples": int(curves["sample"].nunique()),
+        "mean_separability_by_step": euler.groupby("step")["separability"].mean().to_dict(),
+        "mean_separability_exact_flow": float(
+            curves.loc[curves.solver == "reference", "separability"].mean()
+        ),
+    }

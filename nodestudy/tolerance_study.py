@@ -41,3 +41,17 @@ def fixed_tolerance_results(
     costs = runs_frame(runs)[["train_method", "train_tol", "seed", "nfe_forward"]]
     mean_nfe = costs.groupby(["train_method", "train_tol"])["nfe_forward"].mean().reset_index()
     return ToleranceResults(table, by_tolerance, costs, mean_nfe)
+
+
+def tolerance_adaptation_summary(
+    runs: Sequence[Run], study: Study, *, device: str | torch.device = "cpu", n_jobs: int = 1
+) -> pd.DataFrame:
+    """Per run adapted by tolerance: its final tolerance, cost, and accuracy under its
+    final solver and under the study's reference."""
+    reference = accuracy_table(runs, lambda c: [study.reference], device=device, n_jobs=n_jobs)
+    columns = ["seed", "iterations", "final_tol", "nfe_forward", "nfe_check", "test_accuracy"]
+    return (
+        runs_frame(runs)
+        .merge(reference[["run", "accuracy"]], on="run")[[*columns, "accuracy"]]
+        .rename(columns={"accuracy": "reference_accuracy"})
+    )
