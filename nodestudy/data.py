@@ -60,7 +60,7 @@ class Dataset:
             return self.x_train, self.y_train
         if name == "test":
             return self.x_test, self.y_test
-        raise ValueError(f"unknown split {name!r}; use 'train' or 'test'")
+        raise NodestudyError(f"unknown split {name!r}; use 'train' or 'test'")
 
 
 def concentric_spheres(n: int, dim: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .core.errors import NodestudyError
 from .core.integrate import ParametrisedField, Solution, solve
 from .core.solvers import SolverSpec
 
@@ -78,7 +79,10 @@ class ODEClassifier(nn.Module):
     ) -> None:
         super().__init__()
         if len(state_shape) not in (2, 3):
-            raise ValueError(f"states are (C, L) or (C, H, W), not {tuple(state_shape)}")
+            raise NodestudyError(
+                f"states are (C, L) for points or (C, H, W) for images, not "
+                f"{tuple(state_shape)}; reshape the inputs to one of them"
+            )
         self.n_members = n_members
         self.state_shape = tuple(state_shape)
         self.hidden_channels = hidden_channels
@@ -133,13 +137,15 @@ class ODEClassifier(nn.Module):
         the dense form assembles its matrices here.
         """
         if form not in FIELD_FORMS:
-            raise ValueError(f"unknown form {form!r}; choose one of {', '.join(FIELD_FORMS)}")
+            raise NodestudyError(f"unknown form {form!r}; choose one of {', '.join(FIELD_FORMS)}")
         if form == "auto":
             short = self.hidden_channels * self.state_shape[-1] <= DENSE_LIMIT
             form = "dense" if self.spatial_dims == 1 and short else "conv"
         if form == "dense":
             if self.spatial_dims != 1:
-                raise ValueError("the dense form is for 1-D states (C, L) only")
+                raise NodestudyError(
+                    "the dense form is for 1-D states (C, L) only; use form='conv' for images"
+                )
             return self._dense_field()
         return self._conv_field()
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import NodestudyError
+
 #: Time steps compared at once when counting order changes in one dimension.
 _TIME_BLOCK = 32
 
@@ -25,7 +27,10 @@ def count_crossings(paths: np.ndarray) -> int:
     """
     paths = np.asarray(paths, dtype=float)
     if paths.ndim != 3 or paths.shape[-1] not in (1, 2):
-        raise ValueError(f"paths must have shape (N, T, 1) or (N, T, 2), not {paths.shape}")
+        raise NodestudyError(
+            f"paths must have shape (N, T, 1) or (N, T, 2), not {paths.shape}; crossings "
+            "are counted for 1-D and 2-D states only"
+        )
     if paths.shape[-1] == 1:
         return _order_changes(paths[..., 0])
     import shapely

@@ -25,6 +25,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .errors import NodestudyError
+
 VALID, INVALID, INCONCLUSIVE = "valid", "invalid", "inconclusive"
 
 
@@ -75,7 +77,10 @@ def paired_difference_interval(
     second = np.asarray(second_correct, dtype=bool)
     n = len(first)
     if n == 0 or len(second) != n:
-        raise ValueError("paired comparisons need two equally long, non-empty arrays")
+        raise NodestudyError(
+            "paired comparisons need two equally long, non-empty arrays (one value per "
+            "evaluation point under each solver)"
+        )
     both = int(np.sum(first & second))
     only_first = int(np.sum(first & ~second))
     only_second = int(np.sum(~first & second))
