@@ -10,9 +10,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..core.solvers import SolverSpec
-from .style import (
-    VERDICT_COLOURS,
-)
+from .style import VERDICT_COLOURS, finish_axes, log2_scale
 
 
 def plot_adaptation(
@@ -166,24 +164,25 @@ def plot_adapter_against_fixed_steps(table: pd.DataFrame, histories: dict) -> Fi
         ax.plot([], [], "s", color=colour, label=verdict)
     ax.plot([], [], "o", mfc="none", mec="grey", label="training solver (hollow)")
     ax.plot([], [], "o", color="grey", label="verified reference (filled)")
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel("forward NFE per training iteration (adapters: checks included)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("the textbook model: fixed steps (circles) and the adapter (stars)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    log2_scale(ax, "x")
+    finish_axes(
+        ax,
+        "forward NFE per training iteration (adapters: checks included)",
+        "test accuracy",
+        "the textbook model: fixed steps (circles) and the adapter (stars)",
+        loc="lower right",
+    )
     ax = axes[1]
     for (label, history), colour in zip(histories.items(), sns.color_palette("tab10")):
         ax.plot(history.iteration + 1, history.steps, lw=1, color=colour, label=label)
     for _, row in table[~table.adapted].iterrows():
         ax.axhline(row.final_steps, color=VERDICT_COLOURS.get(row.verdict, "grey"), ls=":", lw=1)
-    ax.set_yscale("log", base=2)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel("training iteration")
-    ax.set_ylabel("euler steps K (h = 1/K)")
-    ax.set_title("K the adapter chose (dotted: the fixed K, coloured by verdict)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    log2_scale(ax, "y")
+    finish_axes(
+        ax,
+        "training iteration",
+        "euler steps K (h = 1/K)",
+        "K the adapter chose (dotted: the fixed K, coloured by verdict)",
+    )
     fig.tight_layout()
     return fig

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from ..core.solvers import SolverSpec
 from .style import (
+    finish_axes,
     log2_steps_axis,
     mean_std_line,
 )
@@ -194,11 +195,14 @@ def plot_tolerance_sweep(
         ax.plot(mean.index, mean.to_numpy(), "-o", label=method)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training tolerance")
-    ax.set_ylabel("NFE per training iteration (forward)")
-    ax.set_title("cost of a training solve", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    finish_axes(
+        ax,
+        "training tolerance",
+        "NFE per training iteration (forward)",
+        "cost of a training solve",
+        title_size=10,
+        fontsize=8,
+    )
     fig.tight_layout()
     return fig
 

@@ -49,3 +49,21 @@ def log2_steps_axis(ax: Axes, label: str) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xlabel(label)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def finish_axes(
+    ax: Axes, xlabel: str, ylabel: str, title: str, *, title_size: float = 9, **legend
+) -> None:
+    """Labels, a small title, a light grid and a legend (``legend`` keywords, e.g.
+    ``fontsize``): the last lines of most panels."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=title_size)
+    ax.grid(alpha=0.3)
+    ax.legend(**{"fontsize": 7, **legend})
+
+
+def log2_scale(ax: Axes, which: str = "x") -> None:
+    """A base-2 log scale on the x or y axis, with plain numbers at the ticks."""
+    getattr(ax, f"set_{which}scale")("log", base=2)
+    getattr(ax, f"{which}axis").set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
