@@ -136,26 +136,27 @@ def rules_table(figures: Path) -> str:
     return "\n".join(lines)
 
 
-def claims_table(figures: Path) -> str:
-    """The README's front table: figure, the paper's claim, our number, where it is made."""
-    rows = []
+Row = tuple[str, str, str, str, str]
+
+
+def _figure_1_2_rows(figures: Path) -> list[Row]:
     fig1 = _load(figures, "fig1_sphere2")
-    if fig1:
-        fine, coarse = fig1["fine"], fig1["coarse"]
-        rows.append(
-            (
-                "1",
-                "a model trained with coarse steps has crossing trajectories; a fine one does not",
-                f"crossing pairs of {fine['pairs_checked']:,} per "
-                f"seed: K = {coarse['train_steps']} "
-                f"{coarse['crossing_pairs_per_seed']}, K = {fine['train_steps']} "
-                f"{fine['crossing_pairs_per_seed']}",
-                "sphere_fine_vs_coarse",
-                "fig1_sphere2_fine_vs_coarse.png",
-            )
+    if not fig1:
+        return []
+    fine, coarse = fig1["fine"], fig1["coarse"]
+    rows = [
+        (
+            "1",
+            "a model trained with coarse steps has crossing trajectories; a fine one does not",
+            f"crossing pairs of {fine['pairs_checked']:,} per seed: K = {coarse['train_steps']} "
+            f"{coarse['crossing_pairs_per_seed']}, K = {fine['train_steps']} "
+            f"{fine['crossing_pairs_per_seed']}",
+            "sphere_fine_vs_coarse",
+            "fig1_sphere2_fine_vs_coarse.png",
         )
-    if fig1 and "decision_region_accuracy" in fig1["coarse"]:
-        scores = fig1["coarse"]["decision_region_accuracy"]
+    ]
+    if "decision_region_accuracy" in coarse:
+        scores = coarse["decision_region_accuracy"]
         rows.append(
             (
                 "2",
@@ -166,79 +167,98 @@ def claims_table(figures: Path) -> str:
                 "fig2_sphere2_decision_regions.png",
             )
         )
+    return rows
+
+
+def _figure_3_rows(figures: Path) -> list[Row]:
     fig3 = _load(figures, "fig3_fan")
-    if fig3:
-        sep = list(fig3["separability"].items())
-        rows.append(
-            (
-                "3",
-                "a coarse euler solve makes XOR linearly separable; the exact flow does not",
-                ", ".join(f"{title}: {value:.2f}" for title, value in sep),
-                "fan",
-                "fig3_fan.png",
-            )
-        )
-    for data, figure in (
-        ("sphere2", "4 a, b"),
-        ("digits", "4 a (digits)"),
-        ("mnist5k", "4 a (MNIST, appendix)"),
-    ):
+    if not fig3:
+        return []
+    separability = ", ".join(f"{t}: {v:.2f}" for t, v in fig3["separability"].items())
+    claim = "a coarse euler solve makes XOR linearly separable; the exact flow does not"
+    return [("3", claim, separability, "fan", "fig3_fan.png")]
+
+
+def _figure_4_rows(figures: Path) -> list[Row]:
+    rows = []
+    claim = (
+        "below a critical step the accuracy does not drop under a converged solver; "
+        "above it, it collapses"
+    )
+    names = {"sphere2": "4 a, b", "digits": "4 a (digits)", "mnist5k": "4 a (MNIST, appendix)"}
+    for data, figure in names.items():
         numbers = _load(figures, f"fig4_{data}")
         if numbers:
             euler = next(r for r in numbers["critical"] if r["train_method"] == "euler")
+            notebook = "sphere_collapse" if data == "sphere2" else "image_collapse"
             rows.append(
                 (
                     figure,
-                    "below a critical step the accuracy does not drop under a "
-                    "converged solver; above it, it collapses",
+                    claim,
                     f"euler: {_critical_text(euler)}",
-                    "image_collapse" if data != "sphere2" else "sphere_collapse",
+                    notebook,
                     f"fig4_{data}_collapse.png",
-                )
-            )
-    for data in ("sphere2", "digits"):
-        numbers = _load(figures, f"fig5_{data}")
-        if numbers:
-            adapted = numbers["table1"][-1]
-            rows.append(
-                (
-                    f"5, Table 1 ({data})",
-                    "the step adaptation trains near the critical step without a grid search",
-                    f"final steps {adapted['steps'].removeprefix('final ')}; grid's critical K = "
-                    f"{_k(numbers['grid_critical_steps'])}; reference "
-                    f"accuracy {adapted['accuracy_reference']}",
-                    "sphere_adaptation" if data == "sphere2" else "image_adaptation",
-                    f"fig5_{data}_adaptation.png",
                 )
             )
     appendix = _load(figures, "figA_collapse_datasets")
     if appendix:
+        found = "; ".join(f"{r['data']}: {_critical_text(r)}" for r in appendix["critical"])
         rows.append(
             (
                 "appendix",
                 "the critical step also exists on other data sets",
-                "; ".join(f"{r['data']}: {_critical_text(r)}" for r in appendix["critical"]),
+                found,
                 "collapse_datasets",
                 "figA_collapse_datasets.png",
             )
         )
-    check = _load(figures, "check_textbook")
-    if check:
-        rows.append(
-            (
-                "(new) `check_ode`",
-                "—",
-                "; ".join(
-                    f"{name} ({c['training_solver']}): {c['verdict']}"
-                    for name, c in check["checks"].items()
-                ),
-                "check_your_model",
-                "check_textbook.png",
+    return rows
+
+
+def _figure_5_rows(figures: Path) -> list[Row]:
+    rows = []
+    for data in ("sphere2", "digits"):
+        numbers = _load(figures, f"fig5_{data}")
+        if numbers:
+            adapted = numbers["table1"][-1]
+            found = (
+                f"final steps {adapted['steps'].removeprefix('final ')}; grid's critical K = "
+                f"{_k(numbers['grid_critical_steps'])}; reference accuracy "
+                f"{adapted['accuracy_reference']}"
             )
-        )
+            notebook = "sphere_adaptation" if data == "sphere2" else "image_adaptation"
+            rows.append(
+                (
+                    f"5, Table 1 ({data})",
+                    "the step adaptation trains near the critical step without a grid search",
+                    found,
+                    notebook,
+                    f"fig5_{data}_adaptation.png",
+                )
+            )
+    return rows
+
+
+def _check_rows(figures: Path) -> list[Row]:
+    check = _load(figures, "check_textbook")
+    if not check:
+        return []
+    verdicts = "; ".join(
+        f"{name} ({c['training_solver']}): {c['verdict']}" for name, c in check["checks"].items()
+    )
+    return [("(new) `check_ode`", "—", verdicts, "check_your_model", "check_textbook.png")]
+
+
+def claims_table(figures: Path) -> str:
+    """The README's front table: figure, the paper's claim, our number, where it is made."""
+    rows = [
+        row
+        for part in (_figure_1_2_rows, _figure_3_rows, _figure_4_rows, _figure_5_rows, _check_rows)
+        for row in part(figures)
+    ]
     lines = [
-        "| figure | the paper's claim | our number (quick "
-        "profile) | notebook | file in `figures/` |",
+        "| figure | the paper's claim | our number (quick profile) | notebook "
+        "| file in `figures/` |",
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [f"| {a} | {b} | {c} | `{d}` | `{e}` |" for a, b, c, d, e in rows]

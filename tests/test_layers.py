@@ -35,3 +35,37 @@ def test_the_core_imports_only_itself_and_third_party_packages():
 def test_the_resolver_sees_relative_imports():
     names = imported_modules(PACKAGE / "core" / "check.py")
     assert "nodestudy.core.solvers" in names and "torch" in names
+
+
+#: Small modules with one job each: a module past this many lines is due a split.
+MAX_MODULE_LINES = 320
+#: And short functions, docstrings aside; plotting functions lay out panels and are exempt.
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_module_or_function_has_outgrown_one_job():
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{path.name}: {len(source.splitlines())} lines")
+        if path.parent.name == "plots":
+            continue
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                body = node.body
+                if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    body = body[1:] or body
+                length = (
+                    body[-1].end_lineno
+                    - node.lineno
+                    + 1
+                    - (
+                        node.body[0].end_lineno - node.body[0].lineno + 1
+                        if body is not node.body
+                        else 0
+                    )
+                )
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.name}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, too_long
