@@ -87,13 +87,13 @@ class ODEClassifier(nn.Module):
         self.state_shape = tuple(state_shape)
         self.hidden_channels = hidden_channels
         self.n_classes = n_classes
-        s, c, h = n_members, state_shape[0], hidden_channels
+        s, c, hid = n_members, state_shape[0], hidden_channels
         ones, threes = (1,) * self.spatial_dims, (3,) * self.spatial_dims
-        self.w1 = nn.Parameter(torch.zeros(s, h, c, *ones))
-        self.b1 = nn.Parameter(torch.zeros(s, h))
-        self.w2 = nn.Parameter(torch.zeros(s, h, h, *threes))
-        self.b2 = nn.Parameter(torch.zeros(s, h))
-        self.w3 = nn.Parameter(torch.zeros(s, c, h, *ones))
+        self.w1 = nn.Parameter(torch.zeros(s, hid, c, *ones))
+        self.b1 = nn.Parameter(torch.zeros(s, hid))
+        self.w2 = nn.Parameter(torch.zeros(s, hid, hid, *threes))
+        self.b2 = nn.Parameter(torch.zeros(s, hid))
+        self.w3 = nn.Parameter(torch.zeros(s, c, hid, *ones))
         self.b3 = nn.Parameter(torch.zeros(s, c))
         self.head_weight = nn.Parameter(torch.zeros(s, n_classes, math.prod(state_shape)))
         self.head_bias = nn.Parameter(torch.zeros(s, n_classes))
@@ -175,11 +175,11 @@ class ODEClassifier(nn.Module):
         return ParametrisedField(field, (m1, m2, m3, bias1, bias2, bias3))
 
     def _conv_field(self) -> ParametrisedField:
-        s, c, h = self.n_members, self.state_shape[0], self.hidden_channels
+        s, c, hid = self.n_members, self.state_shape[0], self.hidden_channels
         spatial = self.state_shape[1:]
         conv = F.conv1d if self.spatial_dims == 1 else F.conv2d
-        w1, b1 = self.w1.reshape(s * h, *self.w1.shape[2:]), self.b1.reshape(-1)
-        w2, b2 = self.w2.reshape(s * h, *self.w2.shape[2:]), self.b2.reshape(-1)
+        w1, b1 = self.w1.reshape(s * hid, *self.w1.shape[2:]), self.b1.reshape(-1)
+        w2, b2 = self.w2.reshape(s * hid, *self.w2.shape[2:]), self.b2.reshape(-1)
         w3, b3 = self.w3.reshape(s * c, *self.w3.shape[2:]), self.b3.reshape(-1)
 
         def field(t: Tensor, z: Tensor) -> Tensor:
