@@ -45,8 +45,8 @@ def _solver_spec(method: str, steps: int | None, tol: float | None) -> SolverSpe
 
 
 def _train_study(args: argparse.Namespace) -> dict:
-    if args.jobs < 1:
-        raise NodestudyError(f"--jobs must be at least 1 (got {args.jobs})")
+    if args.jobs == 0 or args.jobs < -1:
+        raise NodestudyError(f"--jobs must be at least 1, or -1 for one per core (got {args.jobs})")
     configs = study_configs(args.profile, args.notebooks)
     cache = RunCache()
     missing = [config for config in configs if cache.get(config) is None]
