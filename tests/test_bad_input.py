@@ -10,6 +10,9 @@ from nodestudy.cli import main
 TRAIN = ["train", "--steps", "2", "--iters", "5"]
 
 CLI_CASES = [
+    (["train-study", "--jobs", "0"], "--jobs"),
+    (["train-study", "--profile", "huge"], "--profile"),
+    (["train-study", "--notebooks", "nonesuch"], "nonesuch"),
     (["train", "--seed", "-1", "--steps", "2", "--iters", "5"], "seed"),
     (["train", "--seed", "abc", "--steps", "2"], "--seed"),
     ([*TRAIN, "--device", "cuda:3"], "device"),
