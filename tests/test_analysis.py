@@ -126,3 +126,15 @@ def test_table1_takes_the_critical_k_and_its_neighbours_and_means_over_learned_s
     assert (adaptation.learned_seeds, adaptation.seeds) == (3, 4)
     assert adaptation.nfe_per_iteration == pytest.approx(12.0)  # seed 3's 3.0 left out
     assert rows.loc["grid search, K=8"].grid_total_seconds_per_seed == pytest.approx(4.0)
+
+
+def test_the_learned_bar_comes_from_the_finest_k_not_from_a_coarse_run_that_exploits_it():
+    # at K = 1 seed 0 scores 1.00 with its own solver (the discretisation, not learning);
+    # at the finest K the seeds reach 0.95 and 0.88: both learned (bar 0.9 * 0.95)
+    table = table_from({1: 0.5, 8: 0.0}, seeds=(0, 1))
+    own = table.test_method == "euler"
+    table.loc[own & (table.train_steps == 1) & (table.seed == 0), "accuracy"] = 1.0
+    table.loc[(table.train_steps == 8) & (table.seed == 1), "accuracy"] = 0.88
+    drops = mark_learned(reference_drop(table, REFERENCE), {"sphere2": 0.5})
+    assert drops.learned_bar.iloc[0] == pytest.approx(0.9 * 0.95)
+    assert drops[drops.train_steps == 8].learned.all()
