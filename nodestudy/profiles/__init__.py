@@ -1,6 +1,6 @@
 """The sizes of the study: ``smoke`` (seconds, for tests), ``quick`` (the default of
-``make figures``: about 1.5 hours from a cold start on two CPU cores, at sizes where the study's
-effects show) and ``paper`` (the paper's sizes).
+``make figures``: about 2 h 20 min from a cold start on two CPU cores, estimated; at sizes where the
+study's effects show with 3 learned seeds) and ``paper`` (the paper's sizes).
 
 Profiles only change numbers; every profile runs the same code. Notebooks take a
 profile name and optional overrides, so ``papermill -p iterations 5000`` works.
