@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .core.errors import NodestudyError
 from .core.solvers import SolverSpec
 
 RUN_COLUMNS = ["data", "train_method", "train_steps", "seed"]
@@ -76,6 +77,12 @@ def mark_learned(drops: pd.DataFrame, majority_rates: Mapping[str, float]) -> pd
     accuracy can be higher because it exploits the discretisation (Sphere2 at K = 2
     reaches 1.00), and a bar set from it would throw out seeds that learned.
     """
+    missing = sorted(set(drops["data"]) - set(majority_rates))
+    if missing:
+        raise NodestudyError(
+            f"no majority-class rate for {', '.join(missing)}; pass majority_rates={{name: "
+            "share of the largest class in the test set}} (Dataset.majority_rate)"
+        )
     sweep = ["data", "train_method", *(["gradient"] if "gradient" in drops else [])]
     finest = drops.train_steps == drops.groupby(sweep)["train_steps"].transform("max")
     best = (

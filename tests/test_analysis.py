@@ -3,7 +3,14 @@ import math
 import pandas as pd
 import pytest
 
-from nodestudy import SolverSpec, analyse_collapse, critical_steps, mark_learned, reference_drop
+from nodestudy import (
+    NodestudyError,
+    SolverSpec,
+    analyse_collapse,
+    critical_steps,
+    mark_learned,
+    reference_drop,
+)
 from nodestudy.analysis import drop_summary, learned_bar
 
 REFERENCE = SolverSpec("rk4", 512)
@@ -138,3 +145,9 @@ def test_the_learned_bar_comes_from_the_finest_k_not_from_a_coarse_run_that_expl
     drops = mark_learned(reference_drop(table, REFERENCE), {"sphere2": 0.5})
     assert drops.learned_bar.iloc[0] == pytest.approx(0.9 * 0.95)
     assert drops[drops.train_steps == 8].learned.all()
+
+
+def test_a_missing_majority_rate_is_one_line_naming_the_data_set():
+    drops = reference_drop(table_from({1: 0.1}), REFERENCE)
+    with pytest.raises(NodestudyError, match="no majority-class rate for sphere2"):
+        mark_learned(drops, {})
