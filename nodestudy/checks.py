@@ -75,3 +75,8 @@ def _check_row(run: Run, *, split: str, device, options: dict[str, Any]) -> dict
         "crossing_pairs": crossings.get("pairs"),
         "check_seconds": check.seconds,
     }
+
+
+def verdict_counts(checks: pd.DataFrame) -> pd.DataFrame:
+    """How many seeds got each verdict, per training K (a :func:`check_table`)."""
+    return checks.groupby(["train_steps", "verdict"]).size().unstack(fill_value=0).reset_index()
