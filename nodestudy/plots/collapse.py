@@ -4,7 +4,7 @@ from tidy tables, means over the seeds that learned."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -59,12 +59,13 @@ def plot_collapse_summary(
     reference_label: str,
     panel_column: str = "train_method",
     title: str = "Sphere2 trained with {}",
-    chance: float = 0.5,
+    chance: float | Mapping[str, float] = 0.5,
 ) -> Figure:
     """Accuracy with the training solver and with a converged reference against the
     training step count, one panel per value of ``panel_column`` (the training method,
     the data set, ...). Lines are means over the seeds that learned (``learned``), dots
-    every seed (hollow: did not learn); the critical K is marked, or why there is none."""
+    every seed (hollow: did not learn); the critical K is marked, or why there is none.
+    ``chance`` (the majority-class rate, dotted) is one number or one per panel."""
     methods = list(dict.fromkeys(drops[panel_column]))
     fig, axes = plt.subplots(
         1, len(methods), figsize=(4.6 * len(methods), 3.8), sharey=True, squeeze=False
@@ -106,14 +107,16 @@ def plot_collapse_summary(
             fontsize=10,
         )
         log2_steps_axis(ax, "training steps K (h = 1/K)")
-        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
-        ax.axhline(chance, color="grey", lw=0.8, ls=":")
+        rate = chance[method] if isinstance(chance, Mapping) else chance
+        lowest = min(drops.loc[mine, ["train_solver_accuracy", "reference_accuracy"]].min())
+        ax.set_ylim(min(0.35, rate - 0.05, lowest - 0.03), 1.02)
+        ax.axhline(rate, color="grey", lw=0.8, ls=":", label="majority-class rate")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(
         "test accuracy\n(lines: mean ± std of learned seeds;\ndots: seeds, hollow: not learned)"
     )
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -131,7 +134,8 @@ def _mark_critical(ax: Axes, row: pd.DataFrame) -> None:
     if not np.isnan(row.critical_steps):
         k = row.critical_steps
         ax.axvline(k, color="grey", ls="--", lw=1)
-        spread = f" (seeds {row.critical_steps_min:g}-{row.critical_steps_max:g})"
+        low, high = row.critical_steps_min, row.critical_steps_max
+        spread = f" (seeds {low:g}-{high:g})" if low != high else " (every learned seed)"
         ax.text(k, 0.40, f"critical K={k:g}{spread} ", fontsize=7, color="dimgrey", ha="right")
     elif "reason" in row and row.reason:
         ax.text(
