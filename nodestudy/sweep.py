@@ -75,7 +75,7 @@ def train_runs(
                         f"{len(dataset.y_train)} (a full batch)"
                     )
     groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
-    label = "training groups" if progress and n_jobs != 1 else None
+    label = "training groups" if progress and n_jobs != 1 and groups else None
     failures = parallel_map(
         _train_group,
         groups,
