@@ -45,6 +45,12 @@ class AdaptationResults:
     #: The accuracy a seed must reach to count as learned (``learned_bar``).
     learned_bar: float
 
+    @property
+    def not_learned(self) -> set[int]:
+        """Seeds whose adapted (paper-rule) run ended below the learned bar."""
+        summary = self.adapted_summary
+        return set(summary.seed[summary.test_accuracy < self.learned_bar].tolist())
+
 
 def rule_configs(study: Study, rule: StepAdaptation) -> list[TrainConfig]:
     """Euler training adapted by ``rule``, one run per seed, starting from the

@@ -243,7 +243,11 @@ def grid_vs_adaptation(
         {
             "method": "step adaptation",
             "nfe_per_iteration": float(learned.nfe_forward.mean()),
-            "steps": "final " + ", ".join(str(k) for k in adapted.final_steps),
+            "steps": "final "
+            + ", ".join(
+                f"{k}" if accuracy >= learned_bar else f"{k} (not learned)"
+                for k, accuracy in zip(adapted.final_steps, adapted.test_accuracy)
+            ),
             "accuracy_training_solver": _mean_std(learned.test_accuracy),
             "accuracy_reference": _mean_std(learned.reference_accuracy),
             "train_seconds_per_seed": float(learned.train_seconds.mean()),

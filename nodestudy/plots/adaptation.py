@@ -3,6 +3,8 @@ accuracy over training."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ def plot_adaptation(
     snapshots: pd.DataFrame,
     reference: SolverSpec,
     critical_steps: float | None = None,
+    not_learned: Collection[int] = (),
 ) -> Figure:
     """Figure 5: (a) test accuracy during training with the solver in use, and with
     the converged reference (crosses); (b) the step count K chosen during training;
@@ -38,9 +41,10 @@ def plot_adaptation(
             (snapshots.seed == seed) & (snapshots.test_method == snapshots.train_method)
         ]
         converged = snapshots[(snapshots.seed == seed) & is_reference]
-        axes[0].plot(own.iteration, own.accuracy, "-o", ms=3, color=colour, label=f"seed {seed}")
+        label = f"seed {seed}" + (" (not learned)" if seed in not_learned else "")
+        axes[0].plot(own.iteration, own.accuracy, "-o", ms=3, color=colour, label=label)
         axes[0].plot(converged.iteration, converged.accuracy, "x", ms=7, color=colour)
-        axes[1].plot(history.iteration, history.steps, color=colour, lw=1, label=f"seed {seed}")
+        axes[1].plot(history.iteration, history.steps, color=colour, lw=1, label=label)
         axes[2].plot(own.iteration, own.accuracy, "-", color=colour, lw=1)
         for method, marker in (("midpoint", "s"), ("rk4", "^")):
             same_grid = snapshots[
