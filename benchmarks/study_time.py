@@ -1,9 +1,9 @@
 """Where the study's training time goes: per notebook and data set, the runs of a profile
 and the process-seconds their training took, as recorded in the run cache.
 
-Every stored run records ``train_seconds`` (its ensemble's training wall time divided by
-the ensemble's width) and ``ensemble_size``; a group of seeds trained together cost
-``train_seconds * ensemble_size`` of one process. Runs shared by notebooks are counted
+Every stored run records ``train_seconds``: its ensemble's training wall time divided by
+the ensemble's width, so the runs of a group add up to what the group cost one process.
+Runs shared by notebooks are counted
 once, under the first notebook that asks for them (``make figures`` order). Runs not in
 the cache are counted as missing.
 
@@ -38,22 +38,14 @@ def training_table(profile: str) -> pd.DataFrame:
                 continue
             seen.add(config)
             run = cache.get(config)
-            seconds = (
-                run.metrics["train_seconds"] * run.metrics.get("ensemble_size", 1)
-                if run is not None
-                else float("nan")
-            )
             rows.append(
                 {
                     "notebook": notebook,
                     "data": config.data.short_name,
                     "kind": "adapted" if config.adaptation else config.solver.method,
                     "cached": run is not None,
-                    # a group's cost once: the first seed of a group carries it
-                    "process_seconds": seconds / run.metrics.get("ensemble_size", 1)
-                    if run is not None
-                    else float("nan"),
-                    "group_seconds": seconds,
+                    # a run's share of its ensemble's wall time (width x share = the group's)
+                    "process_seconds": run.metrics["train_seconds"] if run else float("nan"),
                 }
             )
     return pd.DataFrame(rows)

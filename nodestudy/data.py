@@ -178,13 +178,14 @@ def load_dataset(config: DataConfig) -> Dataset:
     if config.name not in FILE_DATASETS:
         return _load_dataset(config, None)
     where = images.data_directory()
-    if config.files is not None and images.fingerprint(config.name) != config.files:
+    found = images.fingerprint(config.name, where)
+    if config.files is not None and found != config.files:
         raise NodestudyError(
             f"the {config.name} files in {where} are not the ones this "
-            f"config was made with (fingerprint {images.fingerprint(config.name)}, not "
+            f"config was made with (fingerprint {found}, not "
             f"{config.files}); make the config again (DataConfig.from_name) to use them"
         )
-    return _load_dataset(config, (str(where), images.fingerprint(config.name)))
+    return _load_dataset(config, (str(where), found))
 
 
 @lru_cache(maxsize=8)
@@ -201,7 +202,7 @@ def _load_dataset(config: DataConfig, files: tuple[str, str] | None) -> Dataset:
         return Dataset(*split(config.n_train, config.n_test, generator), n_classes=10)
     elif config.name in FILE_DATASETS:
         loader = images.load_mnist if config.name == "mnist" else images.load_cifar10
-        x_train, y_train, x_test, y_test = loader()
+        x_train, y_train, x_test, y_test = loader(files[0])  # the directory fingerprinted
         x_train, y_train = images.subset(x_train, y_train, config.n_train, generator, "train")
         x_test, y_test = images.subset(x_test, y_test, config.n_test, generator, "test")
         return Dataset(x_train, y_train, x_test, y_test, n_classes=10)

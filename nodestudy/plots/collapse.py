@@ -99,13 +99,14 @@ def plot_collapse_summary(
                     linewidths=0.8,
                     zorder=3,
                 )
-        _mark_critical(ax, critical[critical[panel_column] == method])
-        seeds = drops[mine].groupby("seed").size().index
-        ax.set_title(
-            title.format(method) + f"\nlearned: {_learned_seed_count(drops[mine], learned[mine])}"
-            f" of {len(seeds)} seeds at the finest K",
-            fontsize=10,
+        row = critical[critical[panel_column] == method]
+        _mark_critical(ax, row)
+        counted = (
+            f"\nlearned: {row.learned_seeds.iloc[0]} of {row.seeds.iloc[0]} seeds at the finest K"
+            if len(row) and "learned_seeds" in row
+            else ""
         )
+        ax.set_title(title.format(method) + counted, fontsize=10)
         log2_steps_axis(ax, "training steps K (h = 1/K)")
         rate = chance[method] if isinstance(chance, Mapping) else chance
         lowest = min(drops.loc[mine, ["train_solver_accuracy", "reference_accuracy"]].min())
@@ -119,11 +120,6 @@ def plot_collapse_summary(
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
-
-
-def _learned_seed_count(drops: pd.DataFrame, learned: pd.Series) -> int:
-    finest = drops.train_steps == drops.train_steps.max()
-    return int((finest & learned).sum())
 
 
 def _mark_critical(ax: Axes, row: pd.DataFrame) -> None:
