@@ -10,7 +10,10 @@ Divided by the matmul peak measured here, that is a lower bound on the time whic
 implementation on this machine can beat; the runs' own ``train_seconds`` say what
 nodestudy's training took. Usage:
 
-    .venv/bin/python benchmarks/study_cost.py [CACHE_DIR]   # default: .cache/runs
+    .venv/bin/python benchmarks/study_cost.py [CACHE_DIR] [--profile quick]
+
+``--profile`` counts only the runs that profile's ``make figures`` trains (the cache may
+hold pilots and runs of older versions too).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pandas as pd
 from train_speed import matmul_peak
 
 import nodestudy as ns
+from nodestudy.study_plan import study_configs
 
 
 def field_flops_per_sample(state_shape: tuple[int, ...], hidden: int) -> float:
@@ -65,14 +69,22 @@ def scoring_flops(run: ns.Run, data: ns.Dataset, state_shape: tuple[int, ...]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cache", nargs="?", default=".cache/runs")
+    parser.add_argument("--profile", help="only the runs of this profile's make figures")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    cache = ns.RunCache(args.cache)
+    if args.profile:
+        planned = study_configs(args.profile)
+        runs = [run for run in map(cache.get, planned) if run is not None]
+        print(f"{len(runs)} of the {len(planned)} runs of profile {args.profile} are cached")
+    else:
+        runs = list(cache.runs())
 
     datasets: dict[ns.DataConfig, ns.Dataset] = {}
     rows = defaultdict(
         lambda: {"runs": 0, "train_tflop": 0.0, "train_core_seconds": 0.0, "score_tflop": 0.0}
     )
-    for run in ns.RunCache(args.cache).runs():
+    for run in runs:
         config = run.config.data
         if config not in datasets:
             datasets[config] = ns.load_dataset(config)
