@@ -75,12 +75,15 @@ def train_runs(
                         f"{len(dataset.y_train)} (a full batch)"
                     )
     groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
-    label = "training groups" if progress and n_jobs != 1 and groups else None
+    label = None
+    if progress and n_jobs != 1 and groups:
+        label = f"training {len(missing)} runs as {len(groups)} ensembles"
     failures = parallel_map(
         _train_group,
         groups,
         n_jobs,
         progress=label,
+        weights=[estimated_cost(group) for group in groups],
         root=cache.root,
         device=device,
         progress_bars=progress and n_jobs == 1,

@@ -178,3 +178,24 @@ def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
 
     monkeypatch.setattr(nodestudy.evaluate, "accuracy", no_evaluation)
     assert snapshot_accuracy_table([run], solvers).equals(first)
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_progress_advances_by_work_so_the_time_left_holds_when_the_costliest_go_first(capsys):
+    from nodestudy.parallel import parallel_map
+
+    assert parallel_map(_square, [3, 1], progress="work", weights=[3.0, 1.0]) == [9, 1]
+    shown = capsys.readouterr().err
+    assert "work:  75% of the work, 1/2 done" in shown
+    assert "work: 100% of the work, 2/2 done" in shown
+
+
+def test_a_parallel_sweep_reports_runs_and_work_done(cache_dir, capsys):
+    configs = [config(steps=k, seed=s, iterations=5) for k in (1, 2) for s in (0, 1)]
+    train_runs(configs, n_jobs=2)
+    shown = capsys.readouterr().err
+    assert "training 4 runs as 2 ensembles" in shown
+    assert "100% of the work, 2/2 done" in shown
