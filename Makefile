@@ -30,7 +30,7 @@ endif
 TRAINED   := build/$(PROFILE)/.trained
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
 
-.PHONY: all figures notebooks test lint env clean clean-cache FORCE
+.PHONY: all figures test lint env clean clean-cache FORCE
 all: figures
 
 env: $(STAMP)
@@ -51,14 +51,9 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec
 	$(VPY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
-# The training pass first; then the notebooks, $(JOBS) at a time, so that their serial
-# parts (kernel start-up, plotting, the check notebook's textbook models) overlap; last,
-# the README's and docs/results.md's result tables, generated from figures/*.json.
-figures: $(TRAINED)
-	@$(MAKE) --no-print-directory --jobs=$(JOBS) notebooks
+# Last, the README's and docs/results.md's result tables, generated from figures/*.json.
+figures: $(EXECUTED)
 	$(VPY) -m nodestudy.results_report README.md docs/results.md
-
-notebooks: $(EXECUTED)
 
 # First every run the notebooks need, in one planned pass over both cores (costliest
 # first); the notebooks then find them in the cache (and train what they miss if run

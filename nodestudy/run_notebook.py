@@ -56,10 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    seconds = time.perf_counter() - started
+    minutes, seconds = divmod(round(time.perf_counter() - started), 60)
     print(
-        f"[{time.strftime('%H:%M:%S')}] {name}: done in {seconds // 60:.0f} min "
-        f"{seconds % 60:.0f} s",
+        f"[{time.strftime('%H:%M:%S')}] {name}: done in {minutes} min {seconds} s",
         file=sys.stderr,
         flush=True,
     )
