@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,10 +60,11 @@ def main() -> None:
     parser.add_argument("clone", type=Path)
     parser.add_argument("--log", type=Path, default=Path("make_figures.log"))
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
-    parser.add_argument("command", nargs="*", default=["make", "figures"])
-    args = parser.parse_args()
-    cores = len([line for line in Path("/proc/stat").read_text().splitlines() if line[:3] == "cpu"])
-    cores -= 1  # the first line sums them
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.command = argv[split + 1 :] or ["make", "figures"]
+    cores = os.cpu_count() or 1
 
     samples: list = []
     stop = threading.Event()

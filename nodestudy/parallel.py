@@ -53,9 +53,9 @@ def _counted(iterator: Iterable[tuple[int, Any]], label: str | None, weights: Se
     bar_format = (
         "{desc}: {percentage:3.0f}% of the work{postfix} [{elapsed} elapsed, {remaining} left]"
     )
-    bar = tqdm(total=total, desc=label, disable=label is None, bar_format=bar_format, mininterval=0)
-    with bar:
-        bar.set_postfix_str(f"0/{len(weights)} done", refresh=False)
+    with tqdm(
+        total=total, desc=label, disable=label is None, bar_format=bar_format, mininterval=0
+    ) as bar:
         for done, (index, result) in enumerate(iterator, start=1):
             bar.set_postfix_str(f"{done}/{len(weights)} done", refresh=False)
             bar.update(weights[index])

@@ -4,6 +4,7 @@ independent groups spread over worker processes (``parallel.py``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from pathlib import Path
 
 import torch
@@ -74,7 +75,11 @@ def train_runs(
                         f"training points of {data.short_name}; use at most "
                         f"{len(dataset.y_train)} (a full batch)"
                     )
-    groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
+    # the costliest first; each cost computed once (also the progress bar's weight)
+    costed = sorted(
+        ((estimated_cost(g), g) for g in ensemble_groups(missing)), key=itemgetter(0), reverse=True
+    )
+    groups = [group for _, group in costed]
     label = None
     if progress and n_jobs != 1 and groups:
         label = f"training {len(missing)} runs as {len(groups)} ensembles"
@@ -83,7 +88,7 @@ def train_runs(
         groups,
         n_jobs,
         progress=label,
-        weights=[estimated_cost(group) for group in groups],
+        weights=[cost for cost, _ in costed],
         root=cache.root,
         device=device,
         progress_bars=progress and n_jobs == 1,
