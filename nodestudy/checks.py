@@ -60,7 +60,7 @@ def _check_row(run: Run, *, split: str, device, options: dict[str, Any]) -> dict
     return {
         **run_labels(run),
         "verdict": check.verdict,
-        "metric": check.metric,
+        "measure": check.measure.value,
         "difference": check.estimate.value,
         "difference_low": check.estimate.low,
         "difference_high": check.estimate.high,

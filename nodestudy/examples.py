@@ -194,7 +194,7 @@ def check_summary(checks: dict[str, OdeCheck], models: dict[str, TextbookModel])
         summary[name] = {
             "verdict": check.verdict,
             "training_solver": check.training.label(),
-            "metric": check.metric,
+            "measure": check.measure.value,
             "estimate": check.estimate.to_dict(),
             "training_accuracy": training.get("accuracy"),
             "reference_accuracy": reference.get("accuracy"),

@@ -62,7 +62,7 @@ def test_a_fine_textbook_model_is_valid_and_reproduces_its_own_solve(fine):
 def test_without_labels_the_check_counts_changed_predictions(coarse):
     func, head, (x, _) = coarse
     check = check_ode(func, x, head=head, method="euler", options={"step_size": 0.5})
-    assert check.metric == "changed predictions"
+    assert check.measure == "changed predictions"
     assert check.verdict == "invalid"
     assert 0 < check.estimate.value <= 1
 
@@ -102,7 +102,7 @@ def test_a_linear_ode_is_valid_and_euler_converges_at_first_order():
 def test_end_states_alone_decide_without_a_head():
     x, _ = linear_problem()
     exact = check_ode(linear, x, method="rk4", options={"step_size": 0.1})
-    assert exact.metric == "end-state distance" and exact.verdict == "valid"
+    assert exact.measure == "end-state distance" and exact.verdict == "valid"
     coarse = check_ode(linear, x, method="euler", options={"step_size": 0.5})
     assert coarse.verdict == "invalid"  # euler at h = 1/2 is far from the flow
 

@@ -1,30 +1,49 @@
-"""One solver's answers on every evaluation point, and how two solvers' answers
-differ: the pieces :func:`~nodestudy.core.check.check_ode` is assembled from."""
+"""One solver's answers on every evaluation point: the pieces
+:func:`~nodestudy.core.check.check_ode` is assembled from.
+
+A point's *answer* is what the user's model makes of its solve: the predicted class
+(with a ``head``), the loss (with a ``metric``), or the states themselves. A point
+whose states are not finite under a solver answers nothing: its prediction is -1 (no
+class), its loss infinite, its distance infinite. So a solver of smaller error that
+overflows where the training solver stays finite changes the answer, as it should.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from enum import Enum
 
-import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .errors import NodestudyError
-from .integrate import solve
-from .scoring import EndStates, Readout, predictions, solved_chunks
+from .integrate import Solution, solve, solve_through
+from .scoring import Readout, predictions
 from .solvers import SolverSpec, TimeSpan, VectorField
-from .stats import (
-    Estimate,
-    bootstrap_mean_interval,
-    paired_difference_interval,
-    wilson_interval,
-)
+from .states import State, StateLayout, points_of, take
 
 #: An adaptive test solve may take at most this many steps (then it counts as failed).
 MAX_ADAPTIVE_STEPS = 2000
+#: The answer of a point whose states are not finite: no class.
+NO_CLASS = -1
+
+
+class Measure(str, Enum):
+    """What the verdict compares between two solvers."""
+
+    ACCURACY = "accuracy drop"
+    CHANGED = "changed predictions"
+    LOSS = "loss increase"
+    DISTANCE = "end-state distance"
+
+    @property
+    def two_sided(self) -> bool:
+        """An accuracy that rises beyond the limit under another solver is a change
+        of the answer too; the others measure a change that is never negative."""
+        return self is Measure.ACCURACY
 
 
 @dataclass(frozen=True)
@@ -33,16 +52,27 @@ class Outcome:
 
     solver: SolverSpec
     role: str
-    states: Tensor | None  # (N, state size), float64
-    predicted: Tensor | None  # (N,)
+    paths: Tensor | None  # (N, output times, flat state), float64 on the CPU
+    answers: Tensor | None  # (N,): classes (-1: none), or losses (inf: none); None: states
     nfe: float
     seconds: float
     error: str | None = None
     nfe_per_sample: tuple[int, ...] = ()
+    dtype: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.states is None or not bool(torch.isfinite(self.states).all())
+        """The solve raised (torchdiffeq's underflow or step limit): no answers."""
+        return self.paths is None
+
+    @property
+    def finite(self) -> Tensor:
+        """Per point: whether its states are finite."""
+        return torch.isfinite(self.paths).all(dim=(1, 2))
+
+    @property
+    def all_finite(self) -> bool:
+        return not self.failed and bool(self.finite.all())
 
 
 @dataclass(frozen=True)
@@ -50,184 +80,160 @@ class Problem:
     """What is checked: the model, the points and the settings."""
 
     func: VectorField
-    x: Tensor
-    y: Tensor | None
+    x: State
+    y: object
     head: Readout | None
     encode: Readout | None
     t_span: TimeSpan
+    times: Tensor | None
+    metric: Callable | None
+    measure: Measure
+    layout: StateLayout
     chunk_size: int
     nfe_points: int
+    baseline_loss: float | None = None  # the metric of predicting the mean of y
+
+    @property
+    def n(self) -> int:
+        return points_of(self.x)
+
+    def initial(self, part: slice) -> State:
+        with torch.no_grad():
+            x = take(self.x, part)
+            return self.encode(x) if self.encode is not None else x
+
+    def solve(self, z0: State, solver: SolverSpec, max_num_steps: int | None = None):
+        """One chunk's solve: the path in odeint's layout (time first), flattened for
+        tuple states, and the evaluations."""
+        func, z = self.func, z0
+        if self.layout.is_tuple:
+            func, z = self.layout.flat_field(self.func), self.layout.flatten(z0)
+        if self.times is not None:
+            solution = solve_through(func, z, solver, self.times, max_num_steps=max_num_steps)
+            return solution.trajectory, solution.nfe
+        solution = solve(func, z, solver, t_span=self.t_span, max_num_steps=max_num_steps)
+        return solution.final[None], solution.nfe
 
     def outcome(
         self, solver: SolverSpec, role: str, solve_chunk: Callable | None = None
     ) -> Outcome:
         started = time.perf_counter()
-        if solve_chunk is None and not solver.is_fixed_step:
-
-            def solve_chunk(z0: Tensor):
-                return solve(
-                    self.func, z0, solver, t_span=self.t_span, max_num_steps=MAX_ADAPTIVE_STEPS
-                )
-
+        limit = None if solver.is_fixed_step else MAX_ADAPTIVE_STEPS
+        paths, readouts, nfe = [], [], []
         try:
-            ends = EndStates.collect(
-                solved_chunks(
-                    self.func,
-                    self.x,
-                    solver,
-                    encode=self.encode,
-                    t_span=self.t_span,
-                    chunk_size=self.chunk_size,
-                    solve_chunk=solve_chunk,
-                )
-            )
-        except (AssertionError, RuntimeError) as error:  # torchdiffeq: underflow, max steps
+            for start in range(0, self.n, self.chunk_size):
+                z0 = self.initial(slice(start, start + self.chunk_size))
+                with torch.no_grad():
+                    if solve_chunk is not None:
+                        solution: Solution = solve_chunk(z0)
+                        path = solution.trajectory
+                        path = path if path is not None else solution.final[None]
+                        path, evaluations = self._flat(path), solution.nfe
+                    else:
+                        path, evaluations = self.solve(z0, solver, limit)
+                    readouts.append(self._readout(path))
+                paths.append(path.reshape(*path.shape[:2], -1).transpose(0, 1).double().cpu())
+                nfe.append(evaluations)
+        except (AssertionError, RuntimeError, OverflowError) as error:  # torchdiffeq
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             return Outcome(solver, role, None, None, float("nan"), 0.0, error=message)
-        predicted = None
-        if self.head is not None:
-            with torch.no_grad():
-                predicted = predictions(self.head(ends.states)).reshape(-1).cpu()
-        states = ends.states.reshape(len(self.x), -1).double().cpu()
+        all_paths = torch.cat(paths)
+        finite = torch.isfinite(all_paths).all(dim=(1, 2))
+        answers = self._answers(readouts, finite)
         per_sample = () if solver.is_fixed_step else self._nfe_per_sample(solver)
         seconds = time.perf_counter() - started
-        return Outcome(solver, role, states, predicted, ends.nfe, seconds, None, per_sample)
+        dtype = str(readouts_dtype(self.x)).replace("torch.", "")
+        return Outcome(
+            solver, role, all_paths, answers, sum(nfe) / len(nfe), seconds, None, per_sample, dtype
+        )
+
+    def _flat(self, path: State) -> Tensor:
+        return self.layout.flatten(path) if self.layout.is_tuple else path
+
+    def _readout(self, path: Tensor):
+        """What the head makes of a chunk's solve: classes, or its raw output for the
+        metric (the user's layout: time first when output times are given)."""
+        if self.head is None and self.metric is None:
+            return None
+        states = self.layout.unflatten(path) if self.layout.is_tuple else path
+        if self.times is None:
+            states = tuple(s[-1] for s in states) if self.layout.is_tuple else states[-1]
+        output = self.head(states) if self.head is not None else states
+        if self.metric is not None:
+            return output
+        return predictions(output).reshape(-1).cpu()
+
+    def _answers(self, readouts: list, finite: Tensor) -> Tensor | None:
+        if self.measure is Measure.DISTANCE:
+            return None
+        if self.measure is Measure.LOSS:
+            axis = 0 if self.times is None else 1
+            if isinstance(readouts[0], tuple):
+                pred = tuple(torch.cat(parts, dim=axis) for parts in zip(*readouts))
+            else:
+                pred = torch.cat(readouts, dim=axis)
+            losses = per_sample_losses(self.metric, pred, self.y, self.n)
+            return torch.where(finite & torch.isfinite(losses), losses, float("inf"))
+        classes = torch.cat(readouts)
+        return torch.where(finite, classes, torch.full_like(classes, NO_CLASS))
 
     def _nfe_per_sample(self, solver: SolverSpec) -> tuple[int, ...]:
         """Evaluations of an adaptive solve of each of the first ``nfe_points`` points
         alone (a batch shares one step size, so its NFE is not any point's). Best
-        effort: it stops at the first point that cannot be solved alone (a solver
-        failure, or a model that needs a batch, as batch norm in training mode does)."""
+        effort: it stops at the first point that cannot be solved alone."""
         counts = []
-        for i in range(min(self.nfe_points, len(self.x))):
-            z0 = self.x[i : i + 1]
+        for i in range(min(self.nfe_points, self.n)):
             try:
                 with torch.no_grad():
-                    z0 = self.encode(z0) if self.encode is not None else z0
-                    solution = solve(
-                        self.func, z0, solver, t_span=self.t_span, max_num_steps=MAX_ADAPTIVE_STEPS
+                    _, evaluations = self.solve(
+                        self.initial(slice(i, i + 1)), solver, MAX_ADAPTIVE_STEPS
                     )
             except Exception:  # the user's model or torchdiffeq; the batch solve worked
                 break
-            counts.append(solution.nfe)
+            counts.append(evaluations)
         return tuple(counts)
 
-
-def relative_distance(states: Tensor, reference: Tensor) -> Tensor:
-    """Per point: |z - z_ref| / |z_ref| (the distance itself where |z_ref| is 0)."""
-    scale = reference.norm(dim=1).clamp_min(1e-12)
-    return (states - reference).norm(dim=1) / scale
-
-
-def metric_of(problem: Problem, drop_limit: float, state_limit: float) -> tuple[str, float]:
-    """What the verdict measures, and its limit: the accuracy drop (with labels), the
-    share of changed predictions (with a head) or the mean relative end-state
-    distance (with neither)."""
-    if problem.y is not None:
-        return "accuracy drop", drop_limit
-    if problem.head is not None:
-        return "changed predictions", drop_limit
-    return "end-state distance", state_limit
+    def in_float64(self) -> Problem:
+        """The same problem with float64 inputs (run it inside :func:`float64_modules`)."""
+        x = self.x
+        cast = tuple(c.double() for c in x) if isinstance(x, tuple) else x.double()
+        times = None if self.times is None else self.times.double()
+        return replace(self, x=cast, times=times)
 
 
-def compare(
-    problem: Problem, metric: str, first: Outcome, second: Outcome, confidence: float
-) -> Estimate:
-    """How ``first`` differs from ``second`` on the same points, by ``metric``."""
-    if first.failed or second.failed:
-        return Estimate(float("nan"), float("nan"), float("nan"), confidence)
-    if metric == "accuracy drop":
-        y = problem.y.cpu()
-        return paired_difference_interval(
-            (first.predicted == y).numpy(), (second.predicted == y).numpy(), confidence
+def readouts_dtype(x: State) -> torch.dtype:
+    return (x[0] if isinstance(x, tuple) else x).dtype
+
+
+def per_sample_losses(metric: Callable, pred, y, n: int) -> Tensor:
+    """The user's ``metric(pred, y)`` as one float64 loss per point."""
+    with torch.no_grad():
+        losses = metric(pred, y)
+    if not isinstance(losses, Tensor) or losses.shape != (n,):
+        shape = tuple(losses.shape) if isinstance(losses, Tensor) else type(losses).__name__
+        raise NodestudyError(
+            f"metric(pred, y) must return one loss per point, a tensor of shape ({n},), "
+            f"got {shape}; reduce over every axis but the points' (e.g. .mean(dim=...))"
         )
-    if metric == "changed predictions":
-        changed = int((first.predicted != second.predicted).sum())
-        return wilson_interval(changed, len(problem.x), confidence)
-    distances = relative_distance(first.states, second.states).numpy()
-    return bootstrap_mean_interval(distances, confidence)
+    return losses.detach().double().cpu()
 
 
-def table_row(problem, outcome: Outcome, trained: Outcome, reference: Outcome) -> dict:
-    row: dict[str, Any] = {
-        "role": outcome.role,
-        "method": outcome.solver.method,
-        "steps": outcome.solver.steps,
-        "rtol": outcome.solver.rtol,
-        "atol": outcome.solver.absolute_tol,
-        "nfe": outcome.nfe,
-        "seconds": outcome.seconds,
-        "error": outcome.error,
-    }
-    if outcome.nfe_per_sample:
-        row["nfe_per_sample_median"] = float(np.median(outcome.nfe_per_sample))
-        row["nfe_per_sample_max"] = int(max(outcome.nfe_per_sample))
-    if outcome.failed or trained.failed or reference.failed:
-        return row
-    if problem.y is not None:
-        y = problem.y.cpu()
-        own = (trained.predicted == y).numpy()
-        this = (outcome.predicted == y).numpy()
-        drop = paired_difference_interval(own, this)
-        row.update(
-            accuracy=float(this.mean()), drop=drop.value, drop_low=drop.low, drop_high=drop.high
-        )
-    if problem.head is not None:
-        row["changed_predictions"] = float((outcome.predicted != trained.predicted).float().mean())
-        row["differs_from_reference"] = float(
-            (outcome.predicted != reference.predicted).float().mean()
-        )
-    distance = relative_distance(outcome.states, reference.states)
-    row["state_distance"] = float(distance.mean())
-    row["state_distance_median"] = float(distance.median())
-    return row
-
-
-def outcome_table(rows: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame.from_records(rows)
-
-
-def checked_span(t_span) -> TimeSpan:
+@contextlib.contextmanager
+def float64_modules(modules: list[nn.Module]) -> Iterator[None]:
+    """Run a block with every parameter and buffer of ``modules`` in float64, then put
+    the very same tensors back, so the model is left bit for bit as it was."""
+    params = [(p, p.data) for m in modules for p in m.parameters(recurse=False)]
+    buffers = [(m, name, b) for m in modules for name, b in m._buffers.items() if b is not None]
     try:
-        t0, t1 = (float(t) for t in t_span)
-    except (TypeError, ValueError):
-        raise NodestudyError(
-            f"t_span must be two numbers (t0, t1), as the t you give odeint (got {t_span!r})"
-        ) from None
-    if t0 == t1:
-        raise NodestudyError(f"t_span must be an interval with t0 != t1 (got {t_span!r})")
-    return (t0, t1)
-
-
-def checked_data(x, y, head) -> tuple[Tensor, Tensor | None]:
-    if not isinstance(x, Tensor) or x.dim() < 1 or len(x) == 0:
-        raise NodestudyError("x must be a tensor of evaluation inputs, one per row (non-empty)")
-    if not x.is_floating_point():
-        raise NodestudyError(f"x must hold floating-point inputs (got {x.dtype})")
-    if y is None:
-        return x, None
-    if head is None:
-        raise NodestudyError(
-            "labels y need a head: pass head=... (end states -> logits), or drop y to "
-            "compare end states"
-        )
-    if not isinstance(y, Tensor) or y.shape != (len(x),):
-        shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
-        raise NodestudyError(f"y must be a tensor of {len(x)} class labels (got {shape})")
-    return x, y.long()
-
-
-def check_settings(drop_limit, state_limit, confidence, reference_steps, max_reference_steps):
-    if not 0 < drop_limit < 1:
-        raise NodestudyError(f"drop_limit must lie in (0, 1) (got {drop_limit})")
-    if not state_limit > 0:
-        raise NodestudyError(f"state_limit must be positive (got {state_limit})")
-    if not 0.5 < confidence < 1:
-        raise NodestudyError(f"confidence must lie in (0.5, 1) (got {confidence})")
-    if reference_steps < 4 or max_reference_steps < reference_steps:
-        raise NodestudyError(
-            "reference_steps must be at least 4 and max_reference_steps at least "
-            f"reference_steps (got {reference_steps}, {max_reference_steps})"
-        )
+        for p, data in params:
+            if data.is_floating_point():
+                p.data = data.double()
+        for m, name, b in buffers:
+            if b.is_floating_point():
+                m._buffers[name] = b.double()
+        yield
+    finally:
+        for p, data in params:
+            p.data = data
+        for m, name, b in buffers:
+            m._buffers[name] = b

@@ -61,8 +61,8 @@ def plot_check(check, ax=None, name: str | None = None):
 def verdict_line(check) -> str:
     """The verdict with its estimate, interval, limit and training solver."""
     e = check.estimate
-    number = "{:.3g}" if check.metric == "end-state distance" else "{:.3f}"
-    line = f"{check.verdict.upper()}: {check.metric} {number.format(e.value)}"
+    number = "{:.3f}" if check.measure in ("accuracy drop", "changed predictions") else "{:.3g}"
+    line = f"{check.verdict.upper()}: {check.measure.value} {number.format(e.value)}"
     if math.isfinite(e.low):
         low, high = number.format(e.low), number.format(e.high)
         line += f" ({e.confidence:.0%} interval {low} to {high})"
@@ -82,11 +82,13 @@ def _x_axis(ax, fixed: bool) -> None:
 
 def _measure(check) -> tuple[str, str]:
     """The table column the left panel shows, and its axis label."""
-    if check.metric == "accuracy drop":
+    if check.measure == "accuracy drop":
         return "accuracy", "accuracy"
-    if check.metric == "changed predictions":
+    if check.measure == "changed predictions":
         return "differs_from_reference", "share of predictions unlike the reference"
-    return "state_distance", "relative end-state distance to the reference"
+    if check.measure == "loss increase":
+        return "loss", "mean loss (metric)"
+    return "state_distance", "state distance to the reference (state spreads)"
 
 
 def _draw_measure(ax, check, tested, x_column: str) -> None:
@@ -110,13 +112,17 @@ def _draw_measure(ax, check, tested, x_column: str) -> None:
                 label=f"training: {check.training.label()}",
             )
     reference = check.row("reference")
-    level = reference.get(column, 0.0) if column == "accuracy" else 0.0
+    level = reference.get(column, 0.0) if column in ("accuracy", "loss") else 0.0
     if _finite(level):
         ax.axhline(
             level, color="black", ls="--", lw=1, label=f"reference: {check.reference.label()}"
         )
-        low = level - check.limit if column == "accuracy" else 0.0
-        ax.axhspan(low, level + check.limit, color="grey", alpha=0.15, label="agreement band")
+        if column == "loss":
+            low, high = level / (1 + check.limit), level * (1 + check.limit)
+        else:
+            low = level - check.limit if column == "accuracy" else 0.0
+            high = level + check.limit
+        ax.axhspan(low, high, color="grey", alpha=0.15, label="agreement band")
     if check.safe_solver is not None and fixed:
         ax.axvline(
             check.safe_steps,
@@ -125,7 +131,7 @@ def _draw_measure(ax, check, tested, x_column: str) -> None:
             lw=1.2,
             label=f"agrees with the reference from K={check.safe_steps}",
         )
-    if column == "state_distance":
+    if column in ("state_distance", "loss"):
         ax.set_yscale("log")
     _x_axis(ax, fixed)
     ax.set_ylabel(label)
@@ -144,7 +150,7 @@ def _draw_distance(ax, check, tested, x_column: str) -> None:
             ax.plot(group[x_column], distances, f"-{marker}", ms=4, color=colour, label=method)
     ax.set_yscale("log")
     _x_axis(ax, fixed)
-    ax.set_ylabel("relative end-state distance to the reference")
+    ax.set_ylabel("state distance to the reference (state spreads)")
     order = check.observed_order
     note = f"; observed order of the training method {order:.2f}" if order is not None else ""
     ax.set_title(f"convergence to the reference{note}", fontsize=9)

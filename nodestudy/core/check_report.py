@@ -3,16 +3,34 @@ words, a tidy table (one row per solver), JSON, text and a figure."""
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from .check_decision import Comparison, deciding
+from .check_outcomes import Measure
 from .jsonsafe import json_safe
 from .preflight import NOTE, OK, Finding
 from .solvers import SolverSpec, TimeSpan
 from .stats import INCONCLUSIVE, INVALID, VALID, Estimate
+
+
+class WholeTable(pd.DataFrame):
+    """A table that prints whole: every row and column, however wide."""
+
+    @property
+    def _constructor(self):
+        return WholeTable
+
+    def __repr__(self) -> str:
+        return self.to_string()
+
+
+def whole_table(rows: list[dict]) -> WholeTable:
+    return WholeTable.from_records(rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,17 +38,20 @@ class OdeCheck:
     """What :func:`~nodestudy.check_ode` found.
 
     ``verdict`` is "valid", "invalid" or "inconclusive"; ``reasons`` say why.
+    ``comparisons`` are the deciding comparisons of the training solver with each
+    solver of equal or smaller error (``check_decision.py`` states the rule).
     ``estimate`` is the difference between the training solver and the reference by
-    ``metric`` (with its interval) and ``limit`` the difference that matters.
+    ``measure`` (with its interval) and ``limit`` the difference that matters.
     ``safe_solver`` is the coarsest step (loosest tolerance) of the training method
     that still agrees with the reference. ``table`` has one row per solver tried.
     """
 
     verdict: str
     reasons: tuple[str, ...]
-    metric: str
+    measure: Measure
     estimate: Estimate
     limit: float
+    comparisons: tuple[Comparison, ...]
     training: SolverSpec
     reference: SolverSpec
     reference_check: SolverSpec
@@ -59,9 +80,10 @@ class OdeCheck:
             {
                 "verdict": self.verdict,
                 "reasons": list(self.reasons),
-                "metric": self.metric,
+                "measure": self.measure.value,
                 "estimate": self.estimate.to_dict(),
                 "limit": self.limit,
+                "comparisons": [c.to_dict() for c in self.comparisons],
                 "training": self.training.to_dict(),
                 "reference": self.reference.to_dict(),
                 "reference_check": self.reference_check.to_dict(),
@@ -94,6 +116,20 @@ class OdeCheck:
 
     __repr__ = __str__
 
+    def _repr_html_(self) -> str:
+        """The verdict, its reasons and the table, for a notebook."""
+        colour = {VALID: "#1a7f37", INVALID: "#c62828"}.get(self.verdict, "#8a6d00")
+        head = html.escape(str(self).splitlines()[0].removeprefix("OdeCheck: "))
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
+        return (
+            f'<div><p style="color:{colour};font-weight:bold">{head}</p><ul>{reasons}</ul>'
+            f"{pd.DataFrame(self.table).to_html(index=False, na_rep='', float_format=_g)}</div>"
+        )
+
+
+def _g(value: float) -> str:
+    return f"{value:.4g}"
+
 
 def reasons_for(check: OdeCheck) -> list[str]:
     """The verdict and what supports it, in plain words."""
@@ -102,6 +138,12 @@ def reasons_for(check: OdeCheck) -> list[str]:
         reasons.append(_unconverged_reason(check))
     reasons += [f.message for f in check.preflight if f.status not in (OK, NOTE)]
     reasons += [f.message for f in check.preflight if f.status == NOTE]
+    failed = check.table[check.table.error.notna()] if "error" in check.table else []
+    for _, row in getattr(failed, "iterrows", lambda: [])():
+        reasons.append(
+            f"{row['method']} ({row['role']}) could not be solved ({row['error']}); it is not "
+            "part of the verdict"
+        )
     reasons.append(_safe_reason(check))
     if check.crossings is not None:
         c = check.crossings
@@ -121,49 +163,98 @@ def reasons_for(check: OdeCheck) -> list[str]:
 
 
 def _verdict_reason(check: OdeCheck) -> str:
-    e, limit = check.estimate, check.limit
-    interval = f"{e.confidence:.0%} interval {e.low:.3f} to {e.high:.3f}"
-    if math.isnan(e.value):
-        return "the training solver or the reference gave non-finite end states; no verdict"
-    trained, reference = check.row("training"), check.row("reference")
-    where = f"the converged reference ({check.reference.label()})"
-    if check.metric == "accuracy drop":
-        finding = (
-            f"under its training solver ({check.training.label()}) the model scores "
-            f"{trained['accuracy']:.3f} and under {where} {reference['accuracy']:.3f}: "
-            f"a drop of {e.value:.3f} ({interval})"
-        )
-        bound = f"±{limit:g}"
-    elif check.metric == "changed predictions":
-        finding = (
-            f"{e.value:.1%} of predictions change from the training solver "
-            f"({check.training.label()}) to {where} ({interval})"
-        )
-        bound = f"{limit:g}"
-    else:
-        finding = (
-            f"end states under the training solver ({check.training.label()}) lie a mean "
-            f"relative distance of {e.value:.3g} from {where} ({interval})"
-        )
-        bound = f"{limit:g}"
-    if check.verdict == VALID:
-        return f"{finding}; that is within {bound}: the model behaves as an ODE flow"
+    """The verdict, the comparison that decides it and, for a classifier, its
+    accuracies."""
+    headline = _headline(check)
+    c = deciding(check.comparisons, check.verdict, check.measure)
+    if c is None:
+        return f"{headline or 'no solver of equal or smaller error could be compared'}; no verdict"
+    lead = f"{headline}; " if headline else ""
+    change, bound = _change(check, c), _bound(c)
+    beyond = [x for x in check.comparisons if x.beyond]
     if check.verdict == INVALID:
+        if c.measure is not check.measure:  # only the end states are beyond
+            return (
+                f"{lead}{change}, beyond {bound}: the answers agree, but the training solve "
+                "lies far from the ODE's solution, so at its training step it is not an ODE flow"
+            )
+        flagged = ", ".join(_label(check, x) for x in beyond)
         return (
-            f"{finding}; that is beyond {bound}: the model's answers depend on the solver, "
-            "so at its training step it is not an ODE flow (it exploits the discretisation)"
+            f"{lead}{change}, beyond {bound}; {len(beyond)} of {len(check.comparisons)} "
+            f"comparisons with solvers of equal or smaller error lie beyond their limits "
+            f"(Holm-corrected; {flagged}): the model's answers depend on the solver, so at its "
+            "training step it is not an ODE flow (it exploits the discretisation)"
+        )
+    if check.verdict == VALID:
+        return (
+            f"{lead}under all {len(check.comparisons)} comparisons with solvers of equal or "
+            f"smaller error the answer stays within its limit (the closest: {change}): the "
+            "model behaves as an ODE flow"
         )
     if not check.reference_converged or any(f.status == "problem" for f in check.preflight):
-        return f"{finding}; the verdict is inconclusive for the reasons below"
-    return f"{finding}; the interval straddles the {bound} limit: more points would decide"
+        return f"{lead}{change}; the verdict is inconclusive for the reasons below"
+    return f"{lead}{change}: the interval straddles the {bound} limit; more points would decide"
+
+
+def _headline(check: OdeCheck) -> str:
+    """The model's score under its training solver and under the reference."""
+    if check.measure not in (Measure.ACCURACY, Measure.LOSS):
+        return ""
+    trained, reference = check.row("training"), check.row("reference")
+    column = "accuracy" if check.measure is Measure.ACCURACY else "loss"
+    own, ref = trained.get(column, math.nan), reference.get(column, math.nan)
+    if not (math.isfinite(own) or math.isfinite(ref)):
+        return ""
+    verb = "scores" if column == "accuracy" else "has a mean loss of"
+    return (
+        f"under its training solver ({check.training.label()}) the model {verb} {own:.4g} "
+        f"and under the converged reference ({check.reference.label()}) {ref:.4g}"
+    )
+
+
+def _change(check: OdeCheck, c: Comparison) -> str:
+    """How the answer changes from the training solver to the comparison's solver."""
+    e = c.estimate
+    interval = f"{e.confidence:.0%} interval {e.low:.3g} to {e.high:.3g}"
+    to = f"{c.solver.label()} ({c.role})"
+    if c.measure is Measure.ACCURACY:
+        text = f"the accuracy drops by {e.value:.3f} under {to} ({interval})"
+    elif c.measure is Measure.CHANGED:
+        text = f"{e.value:.1%} of predictions change under {to} ({interval})"
+    elif c.measure is Measure.LOSS:
+        text = f"the mean loss rises by {e.value:.1%} under {to} ({interval})"
+    else:
+        text = (
+            f"end states under the training solver lie a mean {e.value:.3g} state spreads "
+            f"from those under {to} ({interval})"
+        )
+    rows = check.table[(check.table.role == c.role) & (check.table.method == c.solver.method)]
+    blown = rows["finite"].min() if "finite" in rows and len(rows) else 1.0
+    if blown < 1:
+        text += (
+            f"; {1 - blown:.1%} of points blow up under it (non-finite even in float64 where "
+            "solved again) while the training solver stays finite"
+        )
+    return text
+
+
+def _label(check: OdeCheck, c: Comparison) -> str:
+    states = c.measure is Measure.DISTANCE and check.measure is not Measure.DISTANCE
+    return f"{c.solver.label()}{' (end states)' if states else ''}"
+
+
+def _bound(c: Comparison) -> str:
+    return f"±{c.limit:g}" if c.measure.two_sided else f"{c.limit:g}"
 
 
 def _unconverged_reason(check: OdeCheck) -> str:
     row = check.row("reference check")
     if "differs_from_reference" in row and not math.isnan(row["differs_from_reference"]):
         gap = f"{row['differs_from_reference']:.1%} of their predictions differ"
-    elif "state_distance" in row and not math.isnan(row.get("state_distance", math.nan)):
-        gap = f"their end states differ by {row['state_distance']:.3g} (relative)"
+    elif "state_distance" in row and math.isfinite(row.get("state_distance", math.nan)):
+        gap = f"their states lie {row['state_distance']:.3g} state spreads apart"
+    elif "state_distance" in row:
+        gap = "one blows up where the other does not"
     else:
         gap = "one of them failed"
     return (

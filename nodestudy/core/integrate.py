@@ -8,6 +8,7 @@ call ``torchdiffeq.odeint``. Every solve counts its vector-field evaluations.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +145,7 @@ def _solve_adaptive(
     t_span: TimeSpan,
     record: bool,
     max_num_steps: int | None,
+    times: Tensor | None = None,
 ) -> Solution:
     from torchdiffeq import odeint
 
@@ -154,8 +156,11 @@ def _solve_adaptive(
         calls += 1
         return func(t, z)
 
-    n_times = 65 if record else 2
-    times = torch.linspace(*t_span, n_times, dtype=z0.dtype, device=z0.device)
+    if times is None:
+        n_times = 65 if record else 2
+        times = torch.linspace(*t_span, n_times, dtype=z0.dtype, device=z0.device)
+    else:
+        record = True
     options = {} if max_num_steps is None else {"max_num_steps": max_num_steps}
     states = odeint(
         counted,
@@ -169,6 +174,55 @@ def _solve_adaptive(
     return Solution(final=states[-1], trajectory=states if record else None, nfe=calls)
 
 
+def solve_through(
+    func: VectorField,
+    z0: Tensor,
+    spec: SolverSpec,
+    times: Tensor,
+    *,
+    max_num_steps: int | None = None,
+) -> Solution:
+    """The states at every one of the output ``times`` (odeint's layout: time first),
+    as ``odeint(func, z0, times)`` gives them. A fixed-step method steps on each
+    interval between output times exactly, with steps in proportion to its length
+    (K over the whole span), so every output time lies on the grid."""
+    if not spec.is_fixed_step:
+        t_span = (float(times[0]), float(times[-1]))
+        return _solve_adaptive(func, z0, spec, t_span, True, max_num_steps, times)
+    tableau = FIXED_STEP_METHODS[spec.method]
+    bounds = [float(t) for t in times]
+    span = bounds[-1] - bounds[0]
+    z, states, nfe = z0, [z0], 0
+    for start, end in itertools.pairwise(bounds):
+        steps = max(1, round(spec.steps * (end - start) / span))
+        piece = _solve_fixed(func, z, tableau, steps, (start, end), record=False)
+        z, nfe = piece.final, nfe + piece.nfe
+        states.append(z)
+    return Solution(final=z, trajectory=torch.stack(states), nfe=nfe)
+
+
+def dense_path(
+    func: VectorField, z0: Tensor, spec: SolverSpec, t_span: TimeSpan, per_step: int
+) -> Tensor:
+    """The fixed-step solve's states at ``per_step`` points inside every step (one
+    step of the method from the step's start, of a fraction of its length), stacked
+    on a new first axis: the method's own continuous extension, so that orbits drawn
+    through them are not chords between distant grid points. The last point of each
+    step is the ordinary step."""
+    tableau = FIXED_STEP_METHODS[spec.method]
+    h = (t_span[1] - t_span[0]) / spec.steps
+    nodes = torch.tensor(tableau.c, dtype=torch.float64)
+    z, points = z0, [z0]
+    for n in range(spec.steps):
+        start = t_span[0] + n * h
+        for j in range(1, per_step + 1):
+            fraction = h * j / per_step
+            times = (start + fraction * nodes).to(dtype=z0.dtype, device=z0.device)
+            points.append(_rk_step(func, z, fraction, tableau, iter(times.unbind())))
+        z = points[-1]
+    return torch.stack(points)
+
+
 def solve_as_given(
     func: VectorField,
     z0: Tensor,
@@ -177,10 +231,13 @@ def solve_as_given(
     rtol: float | None,
     atol: float | None,
     t_span: TimeSpan = UNIT_INTERVAL,
+    times: Tensor | None = None,
 ) -> Solution:
-    """Exactly ``torchdiffeq.odeint(func, z0, t_span, ...)``, counting evaluations:
-    for solvers whose torchdiffeq grid is not an exact one (see
-    :func:`is_exact_torchdiffeq_grid`)."""
+    """Exactly ``torchdiffeq.odeint(func, z0, t_span, ...)`` (or at the output
+    ``times``, then with the states at each of them), counting evaluations: for
+    solvers whose torchdiffeq grid is not an exact one (see
+    :func:`is_exact_torchdiffeq_grid`), and for a user's grid of output times, between
+    which torchdiffeq's fixed-step methods interpolate."""
     from torchdiffeq import odeint
 
     calls = 0
@@ -195,9 +252,11 @@ def solve_as_given(
         tolerances["rtol"] = rtol
     if atol is not None:
         tolerances["atol"] = atol
-    times = torch.tensor(t_span, dtype=z0.dtype, device=z0.device)
+    through = times is not None
+    if times is None:
+        times = torch.tensor(t_span, dtype=z0.dtype, device=z0.device)
     states = odeint(counted, z0, times, method=method, options=dict(options or {}), **tolerances)
-    return Solution(final=states[-1], trajectory=None, nfe=calls)
+    return Solution(final=states[-1], trajectory=states if through else None, nfe=calls)
 
 
 def solve_adjoint(

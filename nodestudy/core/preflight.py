@@ -80,11 +80,18 @@ def _owners(obj: Any) -> list[nn.Module]:
 @contextlib.contextmanager
 def left_unchanged(modules: list[nn.Module], like: Tensor) -> Iterator[None]:
     """Run a block, then restore every buffer of ``modules`` (batch-norm statistics
-    move on every forward pass in training mode) and the random number generators
-    (dropout draws from them), so checking a model does not change it."""
+    move on every forward pass in training mode), their numeric attributes (call
+    counters) and the random number generators (dropout draws from them), so checking
+    a model does not change it."""
     saved = [
         (buffer, buffer.detach().clone()) for m in modules for buffer in m.buffers(recurse=False)
     ]
+    counters = [
+        (m, name, value)
+        for m in modules
+        for name, value in vars(m).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]  # e.g. an ``nfe`` the field counts its calls in
     devices = [like.device.index or 0] if like.is_cuda else []
     with torch.random.fork_rng(devices=devices):
         try:
@@ -93,6 +100,8 @@ def left_unchanged(modules: list[nn.Module], like: Tensor) -> Iterator[None]:
             with torch.no_grad():
                 for buffer, copy in saved:
                     buffer.copy_(copy)
+            for m, name, value in counters:
+                setattr(m, name, value)
 
 
 def inspect_modules(modules: list[nn.Module]) -> list[Finding]:
@@ -131,17 +140,16 @@ def inspect_modules(modules: list[nn.Module]) -> list[Finding]:
 def inspect_behaviour(func: VectorField, z0: Tensor, t_span: TimeSpan) -> list[Finding]:
     """Call the field on a few states: it must keep their shape, give the same output
     twice for the same input, and it may (noted) depend on t."""
-    t0, t1 = (torch.tensor(t, dtype=z0.dtype, device=z0.device) for t in t_span)
+    like = z0[0] if isinstance(z0, tuple) else z0
+    t0, t1 = (torch.tensor(t, dtype=like.dtype, device=like.device) for t in t_span)
     with torch.no_grad():
         first = func(t0, z0)
-        if not isinstance(first, Tensor) or first.shape != z0.shape:
-            shape = tuple(first.shape) if isinstance(first, Tensor) else type(first).__name__
+        if _shapes(first) != _shapes(z0):
             raise NodestudyError(
-                f"func(t, z) must return dz/dt with the shape of z: got {shape} for a state "
-                f"of shape {tuple(z0.shape)}; check the field's last layer"
+                f"func(t, z) must return dz/dt with the shape of z: got {_shapes(first)} for "
+                f"a state of shape {_shapes(z0)}; check the field's last layer"
             )
-        second = func(t0, z0)
-        later = func(t1, z0)
+        first, second, later = (_flat(s) for s in (first, func(t0, z0), func(t1, z0)))
     findings = []
     scale = float(first.abs().max()) if first.numel() else 0.0
     tolerance = 1e-5 * max(scale, 1.0)
@@ -169,6 +177,19 @@ def inspect_behaviour(func: VectorField, z0: Tensor, t_span: TimeSpan) -> list[F
             )
         )
     return findings
+
+
+def _shapes(state: Any) -> Any:
+    """A state's shape, or its components' (a tuple state), or its type."""
+    if isinstance(state, tuple):
+        return tuple(_shapes(s) for s in state)
+    return tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
+
+
+def _flat(state: Any) -> Tensor:
+    if isinstance(state, tuple):
+        return torch.cat([s.reshape(-1) for s in state])
+    return state
 
 
 def inspect_solver(
@@ -225,6 +246,7 @@ def run_preflight(
     """Every pre-flight finding for a field, its head and the training solver."""
     modules = modules_of(func, head)
     findings = inspect_modules(modules)
-    with left_unchanged(modules, z0):
+    with left_unchanged(modules, z0[0] if isinstance(z0, tuple) else z0):
         findings += inspect_behaviour(func, z0, t_span)
-    return findings + inspect_solver(method, options, t_span, z0.dtype)
+    like = z0[0] if isinstance(z0, tuple) else z0
+    return findings + inspect_solver(method, options, t_span, like.dtype)

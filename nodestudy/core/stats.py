@@ -10,7 +10,12 @@ information is in the discordant points. The intervals here use that:
   the simple Wald interval collapses to a single value.
 - :func:`wilson_interval`: one proportion, e.g. the share of predictions that change.
 - :func:`bootstrap_mean_interval`: the mean of a continuous per-point quantity, e.g.
-  the relative distance of end states.
+  the distance of end states (and :func:`percentile_interval` for any statistic of
+  paired resamples, e.g. the relative increase of a mean loss).
+
+:func:`one_sided_p` turns any of these intervals into a p-value for "the difference
+lies beyond the limit", and :func:`holm` decides which of several such comparisons
+(one per test solver) are beyond it with the family's error rate held.
 
 :func:`decide` turns an interval and a limit of practical relevance into "valid"
 (the interval lies within the limit), "invalid" (it lies beyond it) or
@@ -105,19 +110,78 @@ def paired_difference_interval(
     return Estimate(difference, max(-1.0, low), min(1.0, high), confidence)
 
 
+def resample_indices(n: int, resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    """Bootstrap resamples of ``n`` points, (resamples, n) indices. Seeded, so the same
+    values always give the same interval; two quantities resampled with the same
+    indices stay paired."""
+    return np.random.default_rng(seed).integers(0, n, (resamples, n))
+
+
+def percentile_interval(value: float, resampled: np.ndarray, confidence: float) -> Estimate:
+    """A percentile bootstrap interval from the statistic's resampled values. An
+    infinite statistic (a distance to a solve that overflowed) gives infinite bounds
+    rather than none."""
+    if math.isnan(value) or np.isnan(resampled).any():
+        return Estimate(math.nan, math.nan, math.nan, confidence)
+    tail = (1 - confidence) / 2
+    if np.isfinite(resampled).all():
+        low, high = np.quantile(resampled, [tail, 1 - tail])
+    else:  # no interpolation between infinities
+        low = np.quantile(resampled, tail, method="lower")
+        high = np.quantile(resampled, 1 - tail, method="higher")
+    return Estimate(float(value), float(low), float(high), confidence)
+
+
 def bootstrap_mean_interval(
     values: np.ndarray, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> Estimate:
-    """The mean of per-point values with a percentile bootstrap interval. Seeded, so
-    the same values always give the same interval."""
+    """The mean of per-point values with a percentile bootstrap interval."""
     values = np.asarray(values, dtype=float)
-    if len(values) == 0 or not np.all(np.isfinite(values)):
+    if len(values) == 0 or np.isnan(values).any():
         return Estimate(math.nan, math.nan, math.nan, confidence)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return Estimate(float(values.mean()), float(low), float(high), confidence)
+    with np.errstate(invalid="ignore"):
+        means = values[resample_indices(len(values), resamples, seed)].mean(axis=1)
+    return percentile_interval(float(values.mean()), means, confidence)
+
+
+def one_sided_p(interval_at, limit: float, *, two_sided: bool) -> float:
+    """The one-sided p-value of "the difference lies beyond ``limit``": the smallest
+    tail probability a at which the interval ``interval_at(1 - 2a)`` lies wholly
+    beyond the limit (above ``limit``, or, ``two_sided``, below ``-limit``). 1 when no
+    interval does. Any interval method serves, so every comparison of the check gets
+    its p-value from the interval it reports."""
+
+    def smallest_tail(beyond) -> float:
+        low, high = 1e-12, 0.5 - 1e-9
+        if beyond(interval_at(1 - 2 * low)):
+            return low
+        if not beyond(interval_at(1 - 2 * high)):
+            return 1.0
+        for _ in range(45):
+            middle = (low + high) / 2
+            if beyond(interval_at(1 - 2 * middle)):
+                high = middle
+            else:
+                low = middle
+        return high
+
+    above = smallest_tail(lambda e: e.low > limit)
+    if not two_sided:
+        return above
+    return min(above, smallest_tail(lambda e: e.high < -limit))
+
+
+def holm(p_values: list[float], alpha: float) -> list[bool]:
+    """Holm's step-down procedure: which of several hypotheses are rejected at family
+    level ``alpha`` (the smallest p against alpha/m, the next against alpha/(m-1), ...,
+    stopping at the first that is not rejected)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (len(p_values) - rank):
+            break
+        rejected[i] = True
+    return rejected
 
 
 def decide(estimate: Estimate, limit: float, *, two_sided: bool) -> str:

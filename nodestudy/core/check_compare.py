@@ -1,0 +1,120 @@
+"""How two solvers' answers differ on the same points: an interval at any confidence
+(so that a p-value can be read off it, see ``stats.one_sided_p``) and one table row
+per solver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .check_outcomes import Measure, Outcome, Problem
+from .states import state_distance
+from .stats import (
+    Estimate,
+    paired_difference_interval,
+    percentile_interval,
+    resample_indices,
+    wilson_interval,
+)
+
+IntervalAt = Callable[[float], Estimate]
+
+
+def labels_of(problem: Problem) -> torch.Tensor:
+    return problem.y.cpu()
+
+
+def interval_of(problem: Problem, first: Outcome, second: Outcome) -> IntervalAt:
+    """The change of the answer from ``first`` (the solver judged) to ``second``, by the
+    problem's measure: the accuracy drop, the share of changed predictions, the
+    relative increase of the mean loss, or the mean state distance."""
+    measure = problem.measure
+    if measure is Measure.ACCURACY:
+        y = labels_of(problem)
+        own, other = (first.answers == y).numpy(), (second.answers == y).numpy()
+        return lambda c: paired_difference_interval(own, other, c)
+    if measure is Measure.CHANGED:
+        changed, n = int((first.answers != second.answers).sum()), problem.n
+        return lambda c: wilson_interval(changed, n, c)
+    if measure is Measure.LOSS:
+        own = first.answers.numpy()
+        gained = None if problem.baseline_loss is None else problem.baseline_loss - own.mean()
+        return loss_increase_interval(own, second.answers.numpy(), gained)
+    return distance_interval(problem, first, second)
+
+
+def distance_interval(problem: Problem, first: Outcome, second: Outcome) -> IntervalAt:
+    """The mean distance of ``first``'s states from ``second``'s, in units of the
+    spread of ``second``'s states, with a bootstrap interval."""
+    distances = state_distance(first.paths, second.paths, problem.layout).numpy()
+    with np.errstate(invalid="ignore"):
+        means = distances[resample_indices(len(distances))].mean(axis=1)
+    value = float(distances.mean())
+    return lambda c: percentile_interval(value, means, c)
+
+
+def loss_increase_interval(
+    own: np.ndarray, other: np.ndarray, gained: float | None = None
+) -> IntervalAt:
+    """How much the mean loss rises, (mean other - mean own), as a share of what the
+    model gained over predicting the mean of y (``gained``), or, where the metric takes
+    no such prediction, of |mean own| (a negative log-likelihood may be negative); with
+    a paired bootstrap interval (both losses resampled at the same points). A share of
+    the gain, because a model that fits to rounding noise has a training loss no
+    relative change can be measured against."""
+    scale = abs(gained) if gained is not None and np.isfinite(gained) else abs(own.mean())
+    scale = max(float(scale), 1e-300)
+
+    def increase(a: np.ndarray, b: np.ndarray):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (b.mean(axis=-1) - a.mean(axis=-1)) / scale
+
+    index = resample_indices(len(own))
+    value, resampled = float(increase(own, other)), increase(own[index], other[index])
+    return lambda c: percentile_interval(value, resampled, c)
+
+
+def table_row(problem: Problem, outcome: Outcome, trained: Outcome, reference: Outcome) -> dict:
+    """One solver's numbers: its answers, and how they differ from the training
+    solver's and from the reference's."""
+    row: dict[str, Any] = {
+        "role": outcome.role,
+        "method": outcome.solver.method,
+        "steps": outcome.solver.steps,
+        "rtol": outcome.solver.rtol,
+        "atol": outcome.solver.absolute_tol,
+        "nfe": outcome.nfe,
+        "seconds": outcome.seconds,
+        "dtype": outcome.dtype or None,
+        "error": outcome.error,
+    }
+    if outcome.nfe_per_sample:
+        row["nfe_per_sample_median"] = float(np.median(outcome.nfe_per_sample))
+        row["nfe_per_sample_max"] = int(max(outcome.nfe_per_sample))
+    if outcome.failed:
+        return row
+    row["finite"] = float(outcome.finite.double().mean())
+    if problem.measure is Measure.ACCURACY:
+        row["accuracy"] = float((outcome.answers == labels_of(problem)).double().mean())
+    if problem.measure is Measure.LOSS:
+        row["loss"] = float(outcome.answers.mean())
+    if trained.failed:
+        return row
+    if problem.measure is not Measure.DISTANCE:
+        change = interval_of(problem, trained, outcome)(0.95)
+        name = {Measure.ACCURACY: "drop", Measure.CHANGED: "changed_predictions"}.get(
+            problem.measure, "loss_increase"
+        )
+        row.update({name: change.value, f"{name}_low": change.low, f"{name}_high": change.high})
+    if problem.measure in (Measure.ACCURACY, Measure.CHANGED) and not reference.failed:
+        row["differs_from_reference"] = float(
+            (outcome.answers != reference.answers).double().mean()
+        )
+    if not reference.failed:
+        distance = state_distance(outcome.paths, reference.paths, problem.layout)
+        row["state_distance"] = float(distance.mean())
+        row["state_distance_median"] = float(distance.median())
+    return row

@@ -1,0 +1,308 @@
+"""check_ode on hard models, each with a known answer, written with torch and
+torchdiffeq alone: a collapse under intermediate solvers, overflow, a blow-up, shifted
+coordinates, accurate orbits, trajectory models over a time grid with the user's own
+loss, tuple states, numpy and float64 inputs."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torchdiffeq import odeint
+
+from nodestudy import NodestudyError, SolverSpec, check_ode
+
+# z' = a z with a = -1.2785: one euler step multiplies by 1 + a = -0.2785, the exact
+# flow by e^a = +0.2785; the same size, so a head reading |z| agrees at K = 1 and in the
+# limit, and disagrees at K = 2 ((1 + a/2)^2 = 0.130), 4, 8 and under midpoint.
+DECAY = -1.2785
+X_LINE = torch.linspace(-1, 1, 1001)[:, None]
+X_LINE = X_LINE[X_LINE.abs().squeeze() > 0.01]
+Y_BAND = (X_LINE.abs() > 0.5).long().squeeze()
+
+
+def band_head(z):
+    return 100 * torch.cat([0.139 - z.abs(), z.abs() - 0.139], 1)
+
+
+def accuracy_under(func, x, y, head, method, steps):
+    with torch.no_grad():
+        z = odeint(
+            func, x, torch.tensor([0.0, 1.0]), method=method, options={"step_size": 1 / steps}
+        )
+        return float((head(z[-1]).argmax(1) == y).float().mean())
+
+
+def test_a_collapse_under_an_intermediate_solver_is_invalid():
+    func = lambda t, z: DECAY * z  # noqa: E731
+    # measured by hand: the training solver and the converged flow agree, K = 2 does not
+    own = accuracy_under(func, X_LINE, Y_BAND, band_head, "euler", 1)
+    exact = accuracy_under(func, X_LINE, Y_BAND, band_head, "rk4", 512)
+    two = accuracy_under(func, X_LINE, Y_BAND, band_head, "euler", 2)
+    assert abs(own - exact) < 0.01 and own - two > 0.4
+    check = check_ode(
+        func, X_LINE, Y_BAND, head=band_head, method="euler", options={"step_size": 1.0}
+    )
+    assert check.verdict == "invalid"
+    assert abs(check.estimate.value) < 0.01  # the reference alone would not tell
+    flagged = {c.solver for c in check.comparisons if c.beyond}
+    assert SolverSpec("euler", 2) in flagged and SolverSpec("midpoint", 1) in flagged
+    assert "euler K=2" in check.reasons[0]
+
+
+def test_a_flow_that_overflows_float32_is_solved_in_float64_and_invalid():
+    x = torch.cat([torch.linspace(-1, -0.1, 200), torch.linspace(0.1, 1, 200)])[:, None]
+    y = (x > 0).long().squeeze()
+
+    def head(z):  # class 1 near +100, class 0 near -100
+        return torch.cat([-((z + 100) ** 2), -((z - 100) ** 2)], 1)
+
+    with torch.no_grad():  # e^100 overflows float32
+        exact = odeint(
+            lambda t, z: 100 * z,
+            x,
+            torch.tensor([0.0, 1.0]),
+            method="rk4",
+            options={"step_size": 1 / 512},
+        )[-1]
+    assert not torch.isfinite(exact).all()
+    check = check_ode(
+        lambda t, z: 100 * z,
+        x,
+        y,
+        head=head,
+        method="euler",
+        options={"step_size": 1.0},
+        max_reference_steps=2048,
+    )
+    assert check.verdict == "invalid"
+    assert "float64" in {f.name for f in check.preflight}
+    reference = check.row("reference")
+    assert reference["dtype"] == "float64" and reference["accuracy"] == pytest.approx(0.5)
+    assert check.row("training")["accuracy"] == 1.0
+    assert check.table["accuracy"].notna().sum() >= 10  # every finite solver keeps its numbers
+
+
+def test_a_flow_that_blows_up_even_in_float64_is_invalid():
+    x = torch.linspace(1.5, 2.0, 200)[:, None]  # z' = z^2 blows up at t = 1/z0 < 1
+    check = check_ode(lambda t, z: z**2, x, method="euler", options={"step_size": 1.0})
+    assert check.verdict == "invalid"
+    assert check.row("reference")["finite"] == 0.0
+    assert "blow up" in check.reasons[0]
+
+
+def pendulum(t, z):
+    return torch.stack([z[:, 1], -torch.sin(z[:, 0])], 1)
+
+
+@pytest.mark.parametrize(("shift", "scale"), [(10.0, 1.0), (-3.0, 1.0), (0.0, 3.0)])
+def test_moving_or_rescaling_the_state_space_changes_no_verdict(shift, scale):
+    x = torch.rand(500, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    options = {"method": "euler", "options": {"step_size": 0.5}}
+    plain = check_ode(pendulum, x, **options)
+    moved = check_ode(
+        lambda t, z: scale * pendulum(t, (z - shift) / scale), scale * x + shift, **options
+    )
+    assert plain.verdict == moved.verdict == "invalid"
+    assert moved.estimate.value == pytest.approx(plain.estimate.value, rel=1e-3)
+    fine = check_ode(
+        lambda t, z: scale * pendulum(t, (z - shift) / scale),
+        scale * x + shift,
+        method="rk4",
+        options={"step_size": 0.25},
+    )
+    assert fine.verdict == "valid"
+
+
+def test_an_accurate_solve_has_no_crossing_orbits():
+    m = torch.tensor([[-0.5, 2.0], [-2.0, -0.5]])
+    x = torch.randn(400, 2, generator=torch.Generator().manual_seed(0))
+    check = check_ode(lambda t, z: z @ m.T, x, method="rk4", options={"step_size": 1 / 16})
+    assert check.verdict == "valid"
+    assert check.crossings["training"] == 0 and check.crossings["reference"] == 0
+
+
+SPIRAL = torch.tensor([[-0.1, 2.0], [-2.0, -0.1]])
+TIMES = torch.linspace(0, 3, 16)
+
+
+class TanhField(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2))
+        self.nfe = 0
+
+    def forward(self, t, z):
+        self.nfe += 1
+        return self.net(z)
+
+
+def mse(pred, y):
+    return ((pred - y) ** 2).mean(dim=(0, 2))
+
+
+@pytest.fixture(scope="module")
+def spiral_data():
+    y0 = torch.rand(64, 2, generator=torch.Generator().manual_seed(0)) * 4 - 2
+    with torch.no_grad():
+        true = odeint(
+            lambda t, z: z @ SPIRAL.T, y0, TIMES, method="rk4", options={"step_size": 0.01}
+        )
+    return y0, true
+
+
+def fit_spiral(y0, true, method, step, iterations=300):
+    """The torchdiffeq spiral demo's loop: a loss over every output time."""
+    torch.manual_seed(0)
+    func = TanhField()
+    optimiser = torch.optim.Adam(func.parameters(), lr=1e-2)
+    for _ in range(iterations):
+        pred = odeint(func, y0, TIMES, method=method, options={"step_size": step})
+        loss = ((pred - true) ** 2).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return func
+
+
+@pytest.mark.parametrize(
+    ("method", "step", "verdict"), [("euler", 0.5, "invalid"), ("rk4", 0.1, "valid")]
+)
+def test_a_trajectory_model_over_a_time_grid(spiral_data, method, step, verdict):
+    y0, true = spiral_data
+    func = fit_spiral(y0, true, method, step)
+    options = {"method": method, "options": {"step_size": step}}
+    counted = func.nfe
+    with_loss = check_ode(func, y0, true, t=TIMES, metric=mse, **options)
+    with_states = check_ode(func, y0.numpy(), t=TIMES, **options)
+    assert with_loss.verdict == with_states.verdict == verdict, (with_loss, with_states)
+    assert with_loss.measure == "loss increase" and with_states.measure == "end-state distance"
+    assert func.nfe == counted  # the field's own counter is left as found
+
+
+def cnf(t, state):
+    """A linear continuous normalising flow: (z, log p) with d log p/dt = -tr(B)."""
+    z, logp = state
+    b = torch.tensor([[-2.0, 6.0], [-6.0, -2.0]])
+    return z @ b.T, -torch.trace(b) * torch.ones_like(logp)
+
+
+def gaussian_nll(pred, y):
+    z, logp = pred
+    return 0.5 * (z**2).sum(1) - logp[:, 0]
+
+
+@pytest.mark.parametrize(
+    ("method", "step", "verdict"), [("euler", 1.0, "invalid"), ("rk4", 0.1, "valid")]
+)
+def test_a_tuple_state_as_a_cnf_has(method, step, verdict):
+    x = (torch.randn(300, 2, generator=torch.Generator().manual_seed(1)), torch.zeros(300, 1))
+    options = {"method": method, "options": {"step_size": step}}
+    assert check_ode(cnf, x, **options).verdict == verdict
+    assert check_ode(cnf, x, metric=gaussian_nll, **options).verdict == verdict
+
+
+def test_a_linear_ode_over_a_time_grid_is_valid_and_its_reference_is_the_flow():
+    m = torch.tensor([[-0.5, 2.0], [-2.0, -0.5]])
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(2))
+    times = torch.linspace(0, 2, 9)
+    exact = torch.stack([x @ torch.linalg.matrix_exp(m * t).T for t in times])
+    check = check_ode(
+        lambda t, z: z @ m.T,
+        x,
+        exact,
+        t=times,
+        metric=mse,
+        method="rk4",
+        options={"step_size": 0.05},
+    )
+    assert check.verdict == "valid"
+    assert check.row("reference")["loss"] < 1e-10  # the reference is the exact flow
+    assert check.t_span == (0.0, 2.0)
+
+
+def test_numpy_and_float64_inputs_give_the_same_verdict():
+    func, head = (lambda t, z: DECAY * z), band_head
+    options = {"method": "euler", "options": {"step_size": 1 / 64}}
+    tensor = check_ode(func, X_LINE, Y_BAND, head=head, **options)
+    as_numpy = check_ode(func, X_LINE.double().numpy(), Y_BAND.numpy(), head=head, **options)
+    assert tensor.verdict == as_numpy.verdict == "valid"
+    field = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        field.weight.fill_(DECAY)
+    cast = check_ode(lambda t, z: field(z), X_LINE.double(), Y_BAND, head=head, **options)
+    assert cast.verdict == "valid" and "dtype" in {f.name for f in cast.preflight}
+    assert field.weight.dtype == torch.float32
+
+
+def test_a_model_that_did_not_learn_is_noted():
+    y = torch.zeros(len(X_LINE), dtype=torch.long)
+    y[::2] = 1
+    check = check_ode(
+        lambda t, z: DECAY * z, X_LINE, y, head=band_head, method="rk4", options={"step_size": 0.25}
+    )
+    assert any(f.name == "learned" for f in check.preflight)
+    assert any("may not have learned" in r for r in check.reasons)
+
+
+def test_the_report_prints_whole_and_shows_in_a_notebook():
+    check = check_ode(
+        lambda t, z: DECAY * z,
+        X_LINE,
+        Y_BAND,
+        head=band_head,
+        method="euler",
+        options={"step_size": 1.0},
+    )
+    text = str(check.table)
+    assert (
+        "..." not in text
+        and "state_distance" in text
+        and len(text.splitlines()) == len(check.table) + 1
+    )
+    page = check._repr_html_()
+    assert "INVALID" in page and "<table" in page
+
+
+def two_logit_head(z):
+    return torch.cat([z, -z], 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"y": torch.full((50,), 7)}, "head gives 2 classes"),
+        ({"y": torch.full((50,), -1)}, "head gives 2 classes"),
+        ({"y": torch.full((50,), 0.7)}, "whole class numbers"),
+        ({"y": torch.tensor([0, 1] * 25), "head": lambda z: z[:1]}, "one row of logits"),
+        ({"options": {"step_sze": 0.1}}, "'step_sze'"),
+        ({"options": {"step_size": float("nan")}}, "positive number"),
+        ({"options": {"step_size": 1e-7}}, "tested at up to"),
+        ({"options": [0.1]}, "must be a dict"),
+        ({"t_span": (0.0, float("inf"))}, "finite"),
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"drop_limit": "0.03"}, "drop_limit must be a number"),
+        ({"x": [[1.0], [2.0]]}, "got list"),
+        ({"t": torch.tensor([0.0, 1.0, 0.5])}, "strictly"),
+        ({"t": torch.tensor([0.0, 1.0]), "y": torch.zeros(50, dtype=torch.long)}, "pass metric"),
+        ({"metric": lambda pred, y: pred.sum()}, "one loss per point"),
+    ],
+)
+def test_bad_check_input_is_one_line_that_names_the_fix(kwargs, message):
+    arguments = {
+        "x": torch.linspace(-1, 1, 50)[:, None],
+        "method": "euler",
+        "options": {"step_size": 0.5},
+        "head": two_logit_head,
+    }
+    arguments.update(kwargs)
+    if "y" not in arguments and "metric" not in kwargs:
+        arguments.pop("head") if "t" in kwargs else None
+    x = arguments.pop("x")
+    with pytest.raises(NodestudyError, match=message):
+        check_ode(lambda t, z: -z, x, **arguments)
+
+
+def test_nan_in_a_tensor_is_no_reason_for_math_to_fail():
+    assert math.isfinite(float(np.float32(0.5)))
