@@ -297,3 +297,44 @@ def test_bad_check_input_is_one_line_that_names_the_fix(kwargs, message):
     x = arguments.pop("x")
     with pytest.raises(NodestudyError, match=message):
         check_ode(lambda t, z: -z, x, **arguments)
+
+
+# -- the adapters, as a new user finds them ----------------------------------------------
+
+
+def test_an_adapter_takes_a_named_rule():
+    from nodestudy.core import StepAdaptation, StepSizeAdapter
+
+    adapter = StepSizeAdapter("euler", rule="flips", steps=4)
+    assert adapter.rule == StepAdaptation.named("flips")
+
+
+@pytest.mark.parametrize("steps", [0, -4, 2.5, True])
+def test_an_adapter_refuses_a_step_count_that_is_not_one(steps):
+    from nodestudy import StepSizeAdapter
+
+    with pytest.raises(NodestudyError, match="whole number of steps"):
+        StepSizeAdapter("euler", steps=steps)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "func", "message"),
+    [
+        (torch.zeros(0, 1), torch.zeros(0, dtype=torch.long), lambda t, z: -z, "non-empty"),
+        (torch.ones(8, 1), torch.ones(8), lambda t, z: -z, "integers"),
+        (torch.ones(8, 2), torch.ones(8, dtype=torch.long), lambda t, z: z[:, :1], "shape of z"),
+    ],
+)
+def test_an_adapter_check_refuses_bad_input_in_one_line(x, y, func, message):
+    from nodestudy import StepSizeAdapter
+
+    adapter = StepSizeAdapter("euler", steps=4, check_every=1)
+    with pytest.raises(NodestudyError, match=message):
+        adapter.update(0, func, x, y, lambda z: torch.cat([z[:, :1], -z[:, :1]], 1))
+
+
+def test_a_tolerance_adapter_refuses_a_test_tolerance_no_stricter():
+    from nodestudy import ToleranceAdapter
+
+    with pytest.raises(NodestudyError, match="test_tol_ratio"):
+        ToleranceAdapter("fehlberg2", test_tol_ratio=0)

@@ -196,6 +196,13 @@ class ToleranceAdaptation(_Rule):
                 f"({', '.join(ADAPTIVE_METHODS)}), not {self.test_method!r}"
             )
         self._check_common()
+        ratio = self.test_tol_ratio
+        if ratio is not None and (
+            isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio > 1
+        ):
+            raise NodestudyError(
+                f"test_tol_ratio must exceed 1, so the test solver is stricter (got {ratio!r})"
+            )
         if self.patience < 1:
             raise NodestudyError(f"patience must be at least 1 (got {self.patience})")
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import Tensor
 
 from .adaptation_rules import StepAdaptation, ToleranceAdaptation
@@ -74,7 +75,7 @@ class BaseAdapter:
         "keep", or "" between checks). ``nfe`` is the training solve's evaluations if
         you count them (the tolerance adapter's patience rule needs them); without it
         the step adapter records its solver's."""
-        self._used = self._current()
+        self._used, self._event = self._current(), ""
         self._observe(nfe)
         check = self._check(func, x, y, head, encode) if self._due(iteration) else {}
         self._record(iteration, self._training_nfe(nfe), check)
@@ -86,8 +87,29 @@ class BaseAdapter:
     def _due(self, iteration: int) -> bool:
         return (iteration + 1) % self.rule.check_every == 0
 
-    def _check_data(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        return self.probe if self.probe is not None else (x, y)
+    def _check_data(self, x: Tensor, y: Tensor, func, encode) -> tuple[Tensor, Tensor]:
+        """The check's points and labels, refused in one line when the batch is empty,
+        the labels are not integers or the field changes the state's shape."""
+        x, y = self.probe if self.probe is not None else (x, y)
+        if len(x) == 0 or len(y) != len(x):
+            raise NodestudyError(
+                f"the check needs a non-empty batch with one label per point (got {len(x)} "
+                f"points and {len(y)} labels)"
+            )
+        if y.is_floating_point():
+            raise NodestudyError(
+                f"y must hold class labels as integers (got {y.dtype}); pass y.long()"
+            )
+        with torch.no_grad():
+            z = encode(x[:2]) if encode is not None else x[:2]
+            dz = func(torch.tensor(self.t_span[0], dtype=z.dtype, device=z.device), z)
+        if not isinstance(dz, Tensor) or dz.shape != z.shape:
+            shape = tuple(dz.shape) if isinstance(dz, Tensor) else type(dz).__name__
+            raise NodestudyError(
+                f"func(t, z) must return dz/dt with the shape of z: got {shape} for a state "
+                f"of shape {tuple(z.shape)}; check the field's last layer"
+            )
+        return x, y
 
     def _predict(self, func, x, solver, head, encode) -> tuple[Tensor, int]:
         predicted, nfe = predict(func, x, solver, head=head, encode=encode, t_span=self.t_span)
@@ -124,7 +146,7 @@ class BaseAdapter:
                 "nfe": nfe_training + nfe_check,
                 "nfe_training": nfe_training,
                 "nfe_check": nfe_check,
-                "decision": check.get("decision", ""),
+                "decision": check.get("decision", "") or self._event,
                 "train_accuracy": check.get("train_accuracy", np.nan),
                 "test_accuracy": check.get("test_accuracy", np.nan),
                 "difference": check.get("difference", np.nan),

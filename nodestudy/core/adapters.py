@@ -75,6 +75,15 @@ class StepSizeAdapter(BaseAdapter):
         rule = _rule(StepAdaptation, method, rule, rule_fields, "rk4")
         self.rule, self.method = rule, method
         self.span = abs(self.t_span[1] - self.t_span[0])
+        if steps is not None and (
+            isinstance(steps, bool)
+            or not isinstance(steps, int)
+            or not 1 <= steps <= rule.max_steps
+        ):
+            raise NodestudyError(
+                f"steps must be a whole number of steps from 1 to max_steps={rule.max_steps} "
+                f"(got {steps!r})"
+            )
         #: The controller's real-valued step; the grid's step never exceeds it.
         self.step_size: float | None = None if steps is None else self.span / steps
 
@@ -126,7 +135,7 @@ class StepSizeAdapter(BaseAdapter):
         return self._used.nfe if nfe is None else nfe
 
     def _check(self, func, x, y, head, encode) -> dict[str, Any]:
-        x, y = self._check_data(x, y)
+        x, y = self._check_data(x, y, func, encode)
         train, test = self.solver, self.test_solver
         train_pred, nfe = self._predict(func, x, train, head, encode)
         test_pred, test_nfe = self._predict(func, x, test, head, encode)
@@ -181,7 +190,8 @@ class ToleranceAdapter(BaseAdapter):
         rule = _rule(ToleranceAdaptation, method, rule, rule_fields, "dopri5")
         SolverSpec(method, tol=tol)  # validates tol
         self.rule, self.method, self.tol = rule, method, tol
-        self.test_tol_ratio = rule.test_tol_ratio or DEFAULT_TEST_TOL_RATIO.get(method, 10.0)
+        ratio = rule.test_tol_ratio
+        self.test_tol_ratio = DEFAULT_TEST_TOL_RATIO.get(method, 10.0) if ratio is None else ratio
         self._before_growth: float | None = None
         self._nfe_before_growth: int | None = None
         self._unchanged = 0
@@ -218,10 +228,11 @@ class ToleranceAdapter(BaseAdapter):
             self._unchanged += 1
             if self._unchanged >= self.rule.patience:
                 self.tol, self._before_growth = self._before_growth, None
+                self._event = "undo growth"  # recorded in this iteration's history row
         self._last_nfe = nfe
 
     def _check(self, func, x, y, head, encode) -> dict[str, Any]:
-        x, y = self._check_data(x, y)
+        x, y = self._check_data(x, y, func, encode)
         train_pred, train_nfe = self._predict(func, x, self.solver, head, encode)
         nfe = train_nfe
         test_tol = self.tol / self.test_tol_ratio
@@ -251,6 +262,10 @@ class ToleranceAdapter(BaseAdapter):
 def _rule(kind, method: str, rule, fields: dict[str, Any], fallback_test: str):
     """The rule an adapter applies: ``rule``, or one of ``kind`` built from ``fields``
     (the test method defaulting to the paper's pairing), checked against ``method``."""
+    if isinstance(rule, str):  # a named rule, e.g. "flips", with overrides
+        if not hasattr(kind, "named"):
+            raise NodestudyError(f"{kind.__name__} has no named rules; pass its fields")
+        rule, fields = kind.named(rule, **fields), {}
     if rule is not None and fields:
         raise NodestudyError("pass either a rule or its fields, not both")
     if rule is None:
