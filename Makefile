@@ -53,7 +53,7 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec
 
 # Last, the README's and docs/results.md's result tables, generated from figures/*.json.
 figures: $(EXECUTED)
-	$(VPY) -m nodestudy.results_report README.md docs/results.md
+	$(VPY) -m nodestudy.study.figures.results_report README.md docs/results.md
 
 # First every run the notebooks need, in one planned pass over both cores (costliest
 # first); the notebooks then find them in the cache (and train what they miss if run
@@ -64,7 +64,7 @@ $(TRAINED): $(SOURCES) $(STAMP)
 	    --notebooks $(NOTEBOOKS)
 	@touch $@
 
-RUN_NOTEBOOK = $(VPY) -m nodestudy.run_notebook --cwd notebooks -k python3 \
+RUN_NOTEBOOK = $(VPY) -m nodestudy.study.cli.run_notebook --cwd notebooks -k python3 \
 	    -p profile $(PROFILE) -p device $(DEVICE) -p n_jobs $(JOBS) \
 	    -p figures_dir $(CURDIR)/figures
 

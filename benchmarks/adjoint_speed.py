@@ -14,7 +14,7 @@ import argparse
 import torch
 
 from nodestudy import DataConfig, SolverSpec, TrainConfig
-from nodestudy.train import train_ensemble
+from nodestudy.study.training.train import train_ensemble
 
 
 def seconds_per_iteration(steps: int, gradient: str, iterations: int) -> float:

@@ -27,7 +27,7 @@ import torch
 
 import nodestudy as ns
 from nodestudy.core.integrate import solve
-from nodestudy.models import ODEClassifier
+from nodestudy.study.models import ODEClassifier
 
 
 def threshold_backward(

@@ -11,12 +11,9 @@ Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
 - :func:`accuracy`, :func:`accuracy_table`: score models under any solver;
 - :func:`analyse_collapse` (:func:`reference_drop`, :func:`mark_learned`,
   :func:`critical_steps`): the study's numbers, from the seeds that learned;
-- :mod:`nodestudy.plots`: the figures; :mod:`nodestudy.profiles`: their sizes.
+- :mod:`nodestudy.study.figures`: the figures; :mod:`nodestudy.study.profiles`: their sizes.
 """
 
-from .analysis import analyse_collapse, critical_steps, mark_learned, reference_drop
-from .cache import RunCache
-from .config import DataConfig, ModelConfig, TrainConfig
 from .core.adapters import StepSizeAdapter, ToleranceAdapter
 from .core.check import check_ode
 from .core.check_report import OdeCheck
@@ -24,12 +21,15 @@ from .core.crossings import count_crossings
 from .core.errors import NodestudyError, TrainingDiverged
 from .core.integrate import solve
 from .core.solvers import SolverSpec
-from .data import Dataset, load_dataset
-from .evaluate import accuracy, accuracy_table, trajectories
-from .ipython import load_ipython_extension
-from .models import ODEClassifier
-from .runs import Run, load_ensemble, open_run
-from .sweep import train_runs
+from .study.analysis.collapse import analyse_collapse, critical_steps, mark_learned, reference_drop
+from .study.analysis.evaluate import accuracy, accuracy_table, trajectories
+from .study.cli.ipython import load_ipython_extension
+from .study.config import DataConfig, ModelConfig, TrainConfig
+from .study.data.datasets import Dataset, load_dataset
+from .study.models import ODEClassifier
+from .study.store.cache import RunCache
+from .study.store.runs import Run, load_ensemble, open_run
+from .study.training.sweep import train_runs
 
 __all__ = [
     "DataConfig",

@@ -5,7 +5,7 @@ a silently accepted value."""
 import pytest
 
 from nodestudy import NodestudyError, profiles
-from nodestudy.cli import main
+from nodestudy.study.cli.main import main
 
 TRAIN = ["train", "--steps", "2", "--iters", "5"]
 

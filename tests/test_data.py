@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from nodestudy import DataConfig, NodestudyError, load_dataset
-from nodestudy.data import (
+from nodestudy.study.data.datasets import (
     SPHERE_BANDS,
     concentric_spheres,
     potential_minima,

@@ -13,10 +13,10 @@ from nodestudy import (
     load_dataset,
 )
 from nodestudy.core.integrate import solve, solve_adjoint
-from nodestudy.data import EpochBatches
-from nodestudy.models import ODEClassifier
-from nodestudy.sweep import train_runs
-from nodestudy.train import train_ensemble
+from nodestudy.study.data.datasets import EpochBatches
+from nodestudy.study.models import ODEClassifier
+from nodestudy.study.training.sweep import train_runs
+from nodestudy.study.training.train import train_ensemble
 
 SMALL_DATA = DataConfig(n_train=256, n_test=128)
 

@@ -1,0 +1,1 @@
+"""The reproduction of Ott et al. (ICLR 2021) on top of :mod:`nodestudy.core`."""
