@@ -28,7 +28,7 @@ from pathlib import Path
 STAGE_MARKERS = (
     ("training pass", re.compile(r"-m nodestudy train-study")),
     ("notebooks", re.compile(r"run_notebook|: running$")),
-    ("results tables", re.compile(r"-m nodestudy\.results_report")),
+    ("results tables", re.compile(r"-m nodestudy\.study\.figures\.results_tables")),
 )
 NOTEBOOK_DONE = re.compile(r"\] (\S+): done in (.+)$")
 

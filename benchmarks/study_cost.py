@@ -28,7 +28,7 @@ import pandas as pd
 from train_speed import matmul_peak
 
 import nodestudy as ns
-from nodestudy.study.experiments.study_plan import study_configs
+from nodestudy.study.experiments.plan import study_configs
 
 
 def field_flops_per_sample(state_shape: tuple[int, ...], hidden: int) -> float:

@@ -16,7 +16,7 @@ import argparse
 
 import pandas as pd
 
-from nodestudy.study.experiments.study_plan import study_configs
+from nodestudy.study.experiments.plan import study_configs
 from nodestudy.study.store.cache import RunCache
 
 NOTEBOOKS = (

@@ -28,9 +28,9 @@ from nodestudy.core.adaptation_rules import (
 from nodestudy.core.solvers import is_exact_torchdiffeq_grid
 from nodestudy.study.config import StepAdaptation, ToleranceAdaptation
 from nodestudy.study.data.datasets import EpochBatches
-from nodestudy.study.experiments.examples import rings, train_textbook
+from nodestudy.study.experiments.textbook import rings, train_textbook
 from nodestudy.study.models import ODEClassifier, member_generators
-from nodestudy.study.training.adapt import probe_split, start_from_heuristic
+from nodestudy.study.training.run_adapter import probe_split, start_from_heuristic
 from nodestudy.study.training.sweep import train_runs
 
 RULE = StepAdaptation()

@@ -17,7 +17,7 @@ from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
-from ..runtime.devices import checked_device
+from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
 from ..store.runs import Run, load_ensemble, score_key
 
@@ -85,7 +85,7 @@ def snapshot_accuracy_table(
 ) -> pd.DataFrame:
     """Tidy table of the weights kept during training: one row per run, snapshot
     iteration and test solver (``test_solvers(run, iteration)`` names them)."""
-    checked_device(device)
+    available_device(device)
     tasks = [
         (run, {it: list(test_solvers(run, it)) for it in run.snapshots()})
         for run in runs
@@ -196,7 +196,7 @@ def accuracy_table(
     the seeds whose training succeeded). Scores are memoised in the run directories
     (``runs.py``), so only pairs of run and solver not scored before are computed.
     """
-    checked_device(device)
+    available_device(device)
     groups: dict[TrainConfig, list[Run]] = {}
     for run in runs:
         if not run.diverged:

@@ -15,8 +15,8 @@ from pathlib import Path
 from ...core.adaptation_rules import NAMED_RULES
 from ...core.errors import NodestudyError, TrainingDiverged
 from ...core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
-from ..analysis.checks import check_run
 from ..analysis.evaluate import accuracy
+from ..analysis.verdicts import check_run
 from ..config import (
     DEFAULT_TEST_METHOD,
     Adaptation,
@@ -27,11 +27,11 @@ from ..config import (
     TrainConfig,
 )
 from ..data.datasets import load_dataset
-from ..experiments.study_plan import study_configs
-from ..runtime.devices import checked_device
+from ..experiments.plan import study_configs
+from ..runtime.devices import available_device
 from ..store.cache import RunCache
 from ..store.runs import open_run
-from ..training.adapt import start_from_heuristic
+from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
 from .parser import build_parser
 
@@ -67,7 +67,7 @@ def _train_study(args: argparse.Namespace) -> dict:
 
 
 def _check(args: argparse.Namespace) -> dict:
-    checked_device(args.device)
+    available_device(args.device)
     result = check_run(
         open_run(args.run),
         split=args.split,
@@ -177,7 +177,7 @@ def _evaluate(args: argparse.Namespace) -> dict:
             f"{run.metrics.get('diverged_reason') or 'non-finite loss'}); there is no model "
             "to evaluate"
         )
-    checked_device(args.device)
+    available_device(args.device)
     if args.solver is None and args.steps is None and args.tol is None:
         solver = run.final_solver
     else:

@@ -100,7 +100,7 @@ def coarse_decision_regions(
 
 def fine_vs_coarse_numbers(result: FineVsCoarse, study: Study) -> dict:
     """The numbers written beside Figure 1, per model."""
-    from ..figures.report import frame_records
+    from ..figures.records import frame_records
 
     return {
         name: {

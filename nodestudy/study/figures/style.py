@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .report import output_directory
+from .records import output_directory
 
 CLASS_COLOURS = ("#1f77b4", "#d62728")  # class 0 blue, class 1 red
 

@@ -7,7 +7,6 @@ profile name and optional overrides, so ``papermill -p iterations 5000`` works.
 """
 
 from .appendix import APPENDIX_PROFILES, THREE_MINIMA_LEARNING_RATE, AppendixStudy, appendix_study
-from .check import CHECK_PROFILES, CheckStudy, check_study
 from .study import (
     IMAGE_DATASET_SIZES,
     IMAGE_PROFILES,
@@ -17,20 +16,21 @@ from .study import (
     powers_of_two,
     sphere_study,
 )
+from .textbook import TEXTBOOK_PROFILES, TextbookStudy, textbook_study
 
 __all__ = [
     "APPENDIX_PROFILES",
-    "CHECK_PROFILES",
     "IMAGE_DATASET_SIZES",
     "IMAGE_PROFILES",
     "SPHERE_PROFILES",
+    "TEXTBOOK_PROFILES",
     "THREE_MINIMA_LEARNING_RATE",
     "AppendixStudy",
-    "CheckStudy",
     "Study",
+    "TextbookStudy",
     "appendix_study",
-    "check_study",
     "image_study",
     "powers_of_two",
     "sphere_study",
+    "textbook_study",
 ]

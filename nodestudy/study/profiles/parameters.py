@@ -22,7 +22,7 @@ def with_overrides(profiles: dict[str, Any], profile: str, overrides: dict[str, 
     chosen = profiles[profile]
     types = {f.name: f.type for f in dataclasses.fields(chosen)}
     changes = {
-        name: checked(name, types.get(name), value)
+        name: parameter_value(name, types.get(name), value)
         for name, value in overrides.items()
         if value is not None
     }
@@ -33,7 +33,7 @@ _LIST_TYPES = {"tuple[int, ...]": int, "tuple[float, ...]": float, "tuple[str, .
 _EXAMPLES = {int: "0, 1, 2", float: "0.1, 0.01", str: '"a", "b"'}
 
 
-def checked(name: str, kind: str | None, value: Any) -> Any:
+def parameter_value(name: str, kind: str | None, value: Any) -> Any:
     """A parameter's value in the type its field declares. A list given as text, as
     ``papermill -p seeds "[0, 1]"`` passes it, is read as the list it spells."""
     if kind in _LIST_TYPES:

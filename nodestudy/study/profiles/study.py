@@ -18,7 +18,7 @@ from ..config import (
 )
 from ..data.datasets import load_dataset
 from ..store.runs import Run
-from ..training.adapt import start_from_heuristic
+from ..training.run_adapter import start_from_heuristic
 from .parameters import with_overrides
 
 

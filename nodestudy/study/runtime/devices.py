@@ -7,7 +7,7 @@ import torch
 from ...core.errors import NodestudyError
 
 
-def checked_device(device: str | torch.device) -> torch.device:
+def available_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch device, or a one-line error if this machine has no such
     device (so a typo fails before training, not after)."""
     try:

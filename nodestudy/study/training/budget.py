@@ -68,7 +68,7 @@ def estimated_bytes(config: TrainConfig, members: int = 1) -> int:
     return FLOAT * (n * state + 3 * weights + activations) + history
 
 
-def check_fits(configs: list[TrainConfig]) -> None:
+def require_memory(configs: list[TrainConfig]) -> None:
     """One line naming the sizes if some config cannot fit in this machine's memory."""
     available = total_memory()
     if available is None:

@@ -12,11 +12,11 @@ import torch
 from ...core.errors import NodestudyError
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
-from ..runtime.devices import checked_device
+from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
 from ..store.cache import RunCache
 from ..store.runs import Run
-from .budget import check_fits, field_work
+from .budget import field_work, require_memory
 from .train import train_ensemble, trains_as_ensemble
 
 
@@ -64,8 +64,8 @@ def train_runs(
     if missing:
         cache.ensure_writable()
         cache.clean_partials()
-        checked_device(device)
-        check_fits(missing)
+        available_device(device)
+        require_memory(missing)
         for data in dict.fromkeys(config.data for config in missing):
             dataset = load_dataset(data)
             for config in missing:

@@ -25,7 +25,7 @@ from ..config import TrainConfig
 from ..data.datasets import EpochBatches, load_dataset
 from ..models import ODEClassifier, member_generators
 from ..store.runs import TrainedMember
-from .adapt import adapter_for, probe_split
+from .run_adapter import adapter_for, probe_split
 from .train_log import IterationLog as _IterationLog
 
 #: How often (in iterations) the loss is checked for NaN; checking every iteration
@@ -35,7 +35,7 @@ DIVERGENCE_CHECK_EVERY = 50
 SNAPSHOTS = 20
 
 
-def check_ensemble(configs: Sequence[TrainConfig]) -> None:
+def require_one_ensemble(configs: Sequence[TrainConfig]) -> None:
     """Seeds train together only if nothing but the seed differs."""
     if not configs:
         raise NodestudyError("no configs to train")
@@ -68,7 +68,7 @@ def train_ensemble(
     progress: bool = True,
 ) -> list[TrainedMember]:
     """Train the configs (equal but for the seed) together; one result per config."""
-    check_ensemble(configs)
+    require_one_ensemble(configs)
     training = _EnsembleTraining(configs, device)
     training.run(progress)
     return training.members()

@@ -3,7 +3,7 @@
 cannot leave a stale claim behind.
 
 The documents hold marked blocks, ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->``;
-``python -m nodestudy.study.figures.results_report README.md docs/results.md`` rewrites them
+``python -m nodestudy.study.figures.results_tables README.md docs/results.md`` rewrites them
 from the figures (``make figures`` does this last), and ``--check`` fails when one is stale
 (a test runs it on the committed files).
 """
@@ -287,7 +287,7 @@ def rewrite(text: str, figures: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nodestudy.study.figures.results_report")
+    parser = argparse.ArgumentParser(prog="python -m nodestudy.study.figures.results_tables")
     parser.add_argument("documents", nargs="+", type=Path)
     parser.add_argument("--figures", type=Path, default=Path("figures"))
     parser.add_argument("--check", action="store_true", help="fail if a block is stale")
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and stale:
         print(
             f"results blocks in {', '.join(stale)} differ from {args.figures}/*.json; "
-            f"regenerate them: python -m nodestudy.study.figures.results_report {' '.join(stale)}",
+            f"regenerate them: python -m nodestudy.study.figures.results_tables {' '.join(stale)}",
             file=sys.stderr,
         )
         return 1

@@ -150,7 +150,7 @@ def load_user_model(spec: str) -> dict[str, Any]:
 
 def check_textbook_models(study) -> tuple[dict[str, TextbookModel], dict[str, OdeCheck]]:
     """Train a coarse and a fine textbook model on rings (sizes from a
-    :class:`~nodestudy.study.profiles.CheckStudy`) and check each on held-out points."""
+    :class:`~nodestudy.study.profiles.TextbookStudy`) and check each on held-out points."""
     x, y = rings(study.n_train, study.seed)
     x_test, y_test = rings(study.n_test, study.seed + 1)
     solvers = {"coarse": ("euler", study.coarse_step), "fine": (study.fine_method, study.fine_step)}

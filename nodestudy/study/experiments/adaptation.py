@@ -26,7 +26,7 @@ from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..profiles import Study
 from ..store.runs import Run
-from ..training.adapt import start_from_heuristic
+from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
 
 
@@ -197,7 +197,7 @@ def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:
 
 def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
     """The numbers written beside Figure 5, Table 1 and the rule comparison."""
-    from ..figures.report import frame_records
+    from ..figures.records import frame_records
 
     columns = [
         "seed",

@@ -9,7 +9,7 @@ from .parameters import with_overrides
 
 
 @dataclass(frozen=True)
-class CheckStudy:
+class TextbookStudy:
     """The ``check_your_model`` notebook: a coarse (euler) and a fine textbook model
     trained on rings with torchdiffeq in a plain loop, then checked."""
 
@@ -30,8 +30,8 @@ class CheckStudy:
     probe_size: int = 256
 
 
-CHECK_PROFILES: dict[str, CheckStudy] = {
-    "smoke": CheckStudy(
+TEXTBOOK_PROFILES: dict[str, TextbookStudy] = {
+    "smoke": TextbookStudy(
         n_train=400,
         n_test=200,
         iterations=20,
@@ -40,11 +40,11 @@ CHECK_PROFILES: dict[str, CheckStudy] = {
         rules=("paper", "flips"),
         probe_size=64,
     ),
-    "quick": CheckStudy(n_train=2000, n_test=1000, iterations=1000),
-    "paper": CheckStudy(n_train=2000, n_test=1000, iterations=3000),
+    "quick": TextbookStudy(n_train=2000, n_test=1000, iterations=1000),
+    "paper": TextbookStudy(n_train=2000, n_test=1000, iterations=3000),
 }
 
 
-def check_study(profile: str, **overrides: Any) -> CheckStudy:
+def textbook_study(profile: str, **overrides: Any) -> TextbookStudy:
     """A profile's settings with the overrides that are not None applied."""
-    return with_overrides(CHECK_PROFILES, profile, overrides)
+    return with_overrides(TEXTBOOK_PROFILES, profile, overrides)
