@@ -13,7 +13,8 @@ import argparse
 
 import torch
 
-from nodestudy import DataConfig, SolverSpec, TrainConfig
+from nodestudy import SolverSpec
+from nodestudy.study import DataConfig, TrainConfig
 from nodestudy.study.training.train import train_ensemble
 
 

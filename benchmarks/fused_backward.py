@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-import nodestudy as ns
+import nodestudy.study as ns
 from nodestudy.core.integrate import solve
 from nodestudy.study.models import ODEClassifier
 

@@ -27,7 +27,7 @@ from collections import defaultdict
 import pandas as pd
 from train_speed import matmul_peak
 
-import nodestudy as ns
+import nodestudy.study as ns
 from nodestudy.study.experiments.plan import study_configs
 
 

@@ -7,16 +7,7 @@ import torch.nn.functional as F
 from test_cli import nodestudy
 from torchdiffeq import odeint
 
-from nodestudy import (
-    DataConfig,
-    NodestudyError,
-    SolverSpec,
-    StepSizeAdapter,
-    ToleranceAdapter,
-    TrainConfig,
-    accuracy,
-    load_dataset,
-)
+from nodestudy import NodestudyError, SolverSpec, StepSizeAdapter, ToleranceAdapter
 from nodestudy.core.adaptation_rules import (
     check_step_size,
     grid_steps,
@@ -26,6 +17,7 @@ from nodestudy.core.adaptation_rules import (
     steps_for,
 )
 from nodestudy.core.solvers import is_exact_torchdiffeq_grid
+from nodestudy.study import DataConfig, TrainConfig, accuracy, load_dataset
 from nodestudy.study.config import StepAdaptation, ToleranceAdaptation
 from nodestudy.study.data.datasets import EpochBatches
 from nodestudy.study.experiments.textbook import rings, train_textbook

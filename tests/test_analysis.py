@@ -3,14 +3,8 @@ import math
 import pandas as pd
 import pytest
 
-from nodestudy import (
-    NodestudyError,
-    SolverSpec,
-    analyse_collapse,
-    critical_steps,
-    mark_learned,
-    reference_drop,
-)
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import analyse_collapse, critical_steps, mark_learned, reference_drop
 from nodestudy.study.analysis.collapse import drop_summary, learned_bar
 
 REFERENCE = SolverSpec("rk4", 512)

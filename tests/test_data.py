@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from nodestudy import DataConfig, NodestudyError, load_dataset
+from nodestudy import NodestudyError
+from nodestudy.study import DataConfig, load_dataset
 from nodestudy.study.data.datasets import (
     SPHERE_BANDS,
     concentric_spheres,

@@ -17,7 +17,8 @@ from test_images import fake_cifar10, fake_mnist, write_idx
 from test_training import config
 
 import nodestudy.study.store.runs
-from nodestudy import DataConfig, NodestudyError, RunCache, SolverSpec, TrainConfig, load_dataset
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import DataConfig, RunCache, TrainConfig, load_dataset
 from nodestudy.study.analysis.evaluate import accuracy_table
 from nodestudy.study.data.images import load_cifar10, load_mnist, read_idx
 from nodestudy.study.store.cache import CORRUPT_PREFIX, verify_run

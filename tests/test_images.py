@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from nodestudy import DataConfig, NodestudyError, SolverSpec, TrainConfig, load_dataset
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import DataConfig, TrainConfig, load_dataset
 from nodestudy.study.data.images import (
     CIFAR10_FOLDER,
     MNIST_FILES,

@@ -4,7 +4,8 @@ import pytest
 from test_training import config
 
 import nodestudy.study.training.sweep
-from nodestudy import NodestudyError, RunCache, SolverSpec, open_run
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import RunCache, open_run
 from nodestudy.study.training.sweep import ensemble_groups, train_runs
 
 
@@ -39,7 +40,7 @@ def test_the_cache_key_of_a_known_config_is_pinned():
     """A silent change of the key (a renamed field, a new default, another hash of the
     canonical JSON) would orphan every stored run: it must be a deliberate change, made
     with RESULTS_VERSION and this test."""
-    from nodestudy import DataConfig, TrainConfig
+    from nodestudy.study import DataConfig, TrainConfig
     from nodestudy.study.config import StepAdaptation
 
     study_run = TrainConfig(
@@ -116,7 +117,7 @@ def _scored_twice(tmp_path, n_jobs):
     one serially, one with ``n_jobs`` workers."""
     import shutil
 
-    from nodestudy import accuracy_table
+    from nodestudy.study import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
     runs = train_runs(configs, cache=RunCache(tmp_path / "a"), progress=False)
@@ -137,7 +138,7 @@ def test_parallel_evaluation_gives_the_same_table(tmp_path):
 
 def test_scores_are_memoised_in_the_run_and_only_new_solvers_are_computed(tmp_path, monkeypatch):
     import nodestudy.study.analysis.evaluate
-    from nodestudy import accuracy_table
+    from nodestudy.study import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
     runs = train_runs(configs, cache=RunCache(tmp_path), progress=False)

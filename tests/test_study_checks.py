@@ -5,7 +5,8 @@ import json
 import pytest
 from test_cli import nodestudy
 
-from nodestudy import DataConfig, SolverSpec, TrainConfig, accuracy_table, reference_drop
+from nodestudy import SolverSpec
+from nodestudy.study import DataConfig, TrainConfig, accuracy_table, reference_drop
 from nodestudy.study.analysis.verdicts import check_run, check_table
 from nodestudy.study.training.sweep import train_runs
 

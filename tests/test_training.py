@@ -3,16 +3,9 @@ import json
 import pytest
 import torch
 
-from nodestudy import (
-    DataConfig,
-    NodestudyError,
-    RunCache,
-    SolverSpec,
-    TrainConfig,
-    accuracy,
-    load_dataset,
-)
+from nodestudy import NodestudyError, SolverSpec
 from nodestudy.core.integrate import solve, solve_adjoint
+from nodestudy.study import DataConfig, RunCache, TrainConfig, accuracy, load_dataset
 from nodestudy.study.data.datasets import EpochBatches
 from nodestudy.study.models import ODEClassifier
 from nodestudy.study.training.sweep import train_runs
