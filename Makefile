@@ -30,7 +30,7 @@ endif
 TRAINED   := build/$(PROFILE)/.trained
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
 
-.PHONY: all figures test lint env clean clean-cache FORCE
+.PHONY: all figures test test-base lint env clean clean-cache FORCE
 all: figures
 
 env: $(STAMP)
@@ -47,13 +47,13 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet '$(TORCH_SPEC)' $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
-	$(VPY) -m pip install --quiet -e '.[notebooks,dev]'
+	$(VPY) -m pip install --quiet -e '.[study,notebooks,dev]'
 	$(VPY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
 # Last, the README's and docs/results.md's result tables, generated from figures/*.json.
 figures: $(EXECUTED)
-	$(VPY) -m nodestudy.results_report README.md docs/results.md
+	$(VPY) -m nodestudy.study.figures.results_tables README.md docs/results.md
 
 # First every run the notebooks need, in one planned pass over both cores (costliest
 # first); the notebooks then find them in the cache (and train what they miss if run
@@ -64,7 +64,7 @@ $(TRAINED): $(SOURCES) $(STAMP)
 	    --notebooks $(NOTEBOOKS)
 	@touch $@
 
-RUN_NOTEBOOK = $(VPY) -m nodestudy.run_notebook --cwd notebooks -k python3 \
+RUN_NOTEBOOK = $(VPY) -m nodestudy.study.cli.run_notebook --cwd notebooks -k python3 \
 	    -p profile $(PROFILE) -p device $(DEVICE) -p n_jobs $(JOBS) \
 	    -p figures_dir $(CURDIR)/figures
 
@@ -81,6 +81,17 @@ build/$(PROFILE)/image_collapse_mnist5k.ipynb: notebooks/image_collapse.ipynb $(
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VPY) -m pytest
+
+# The library alone, as `pip install nodestudy` gives it: a fresh environment with the
+# pinned torch and nodestudy without extras runs a check and an adapter loop, and holds
+# none of the study's or the notebooks' packages (CI runs this after make test).
+BASE_ENV := build/base-env
+test-base:
+	rm -rf $(BASE_ENV)
+	$(PYTHON) -m venv $(BASE_ENV)
+	$(BASE_ENV)/bin/python -m pip install --quiet '$(TORCH_SPEC)' $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(BASE_ENV)/bin/python -m pip install --quiet .
+	cd $(BASE_ENV) && bin/python $(CURDIR)/.ci/library_alone.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)

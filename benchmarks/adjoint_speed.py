@@ -13,8 +13,9 @@ import argparse
 
 import torch
 
-from nodestudy import DataConfig, SolverSpec, TrainConfig
-from nodestudy.train import train_ensemble
+from nodestudy import SolverSpec
+from nodestudy.study import DataConfig, TrainConfig
+from nodestudy.study.training.train import train_ensemble
 
 
 def seconds_per_iteration(steps: int, gradient: str, iterations: int) -> float:

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from nodestudy.models import DENSE_LIMIT, ODEClassifier
+from nodestudy.study.models import DENSE_LIMIT, ODEClassifier
 
 
 def milliseconds_per_step(

@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-import nodestudy as ns
+import nodestudy.study as ns
 from nodestudy.core.integrate import solve
-from nodestudy.models import ODEClassifier
+from nodestudy.study.models import ODEClassifier
 
 
 def threshold_backward(

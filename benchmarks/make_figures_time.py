@@ -5,7 +5,7 @@ start), timestamps every line it prints, and samples the machine's CPU use from
 ``/proc/stat`` every few seconds. At the end it prints each stage's wall time and the
 cores it kept busy on average: creating ``.venv/``, the training pass
 (``train-study``), the notebooks, and the results tables, and each notebook's own wall
-time as ``nodestudy.run_notebook`` reports it. The command's output goes to a log.
+time as ``nodestudy.study.cli.run_notebook`` reports it. The command's output goes to a log.
 
     .venv/bin/python benchmarks/make_figures_time.py CLONE [--log make.log] [-- make figures]
 
@@ -28,7 +28,7 @@ from pathlib import Path
 STAGE_MARKERS = (
     ("training pass", re.compile(r"-m nodestudy train-study")),
     ("notebooks", re.compile(r"run_notebook|: running$")),
-    ("results tables", re.compile(r"-m nodestudy\.results_report")),
+    ("results tables", re.compile(r"-m nodestudy\.study\.figures\.results_tables")),
 )
 NOTEBOOK_DONE = re.compile(r"\] (\S+): done in (.+)$")
 

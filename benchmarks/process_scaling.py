@@ -15,7 +15,7 @@ import argparse
 
 from train_speed import seconds_to_train
 
-import nodestudy as ns
+import nodestudy.study as ns
 
 
 def main() -> None:

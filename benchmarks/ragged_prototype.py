@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from nodestudy.models import ODEClassifier
+from nodestudy.study.models import ODEClassifier
 
 KS = (1, 2, 4, 8, 16, 32, 64)
 SEEDS = (0, 1, 2)

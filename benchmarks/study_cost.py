@@ -27,8 +27,8 @@ from collections import defaultdict
 import pandas as pd
 from train_speed import matmul_peak
 
-import nodestudy as ns
-from nodestudy.study_plan import study_configs
+import nodestudy.study as ns
+from nodestudy.study.experiments.plan import study_configs
 
 
 def field_flops_per_sample(state_shape: tuple[int, ...], hidden: int) -> float:

@@ -14,7 +14,7 @@ import argparse
 import torch
 from train_speed import seconds_to_train, textbook
 
-import nodestudy as ns
+import nodestudy.study as ns
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchdiffeq import odeint
 
-import nodestudy as ns
+import nodestudy.study as ns
 
 
 def flops_per_iteration(steps: int, batch: int, hidden: int = 32, length: int = 2) -> float:

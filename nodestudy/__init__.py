@@ -1,22 +1,23 @@
-"""nodestudy: when is a trained Neural ODE really an ODE?
+"""nodestudy: is the Neural ODE you trained really an ODE?
 
-A reproducible rebuild of Ott et al., "ResNet After All? Neural ODEs and Their
-Numerical Solution" (ICLR 2021). The public surface, one entry point per job:
+The library, for any model written in torchdiffeq's conventions (a field
+``func(t, z)``, an optional ``head`` from end states to logits, the ``method`` and
+``options`` you train with); one entry point per job:
 
-- :func:`check_ode`: is a trained Neural ODE (any torchdiffeq-style model) an ODE?
-- :class:`StepSizeAdapter`, :class:`ToleranceAdapter`: adapt the training solver in any
-  training loop so that the model stays an ODE;
-- :class:`TrainConfig`, :class:`DataConfig`, :class:`SolverSpec`: what a run is;
-- :func:`train_runs`: train configs (or load them from the cache);
-- :func:`accuracy`, :func:`accuracy_table`: score models under any solver;
-- :func:`analyse_collapse` (:func:`reference_drop`, :func:`mark_learned`,
-  :func:`critical_steps`): the study's numbers, from the seeds that learned;
-- :mod:`nodestudy.plots`: the figures; :mod:`nodestudy.profiles`: their sizes.
+- :func:`check_ode` -> :class:`OdeCheck`: is a trained Neural ODE an ODE?
+- :class:`StepSizeAdapter`, :class:`ToleranceAdapter` (rules :class:`StepAdaptation`,
+  :class:`ToleranceAdaptation`): adapt the training solver in any training loop so
+  that the model stays an ODE;
+- :class:`SolverSpec`, :func:`solve`: a solver as one value, and solving with it;
+- :func:`count_crossings`: crossing pairs of 1-D or 2-D trajectories;
+- :class:`NodestudyError` (:class:`TrainingDiverged`): one line that names the fix.
+
+The reproduction of Ott et al., "ResNet After All? Neural ODEs and Their Numerical
+Solution" (ICLR 2021) lives in :mod:`nodestudy.study` (``pip install
+'nodestudy[study]'``); importing ``nodestudy`` does not import it.
 """
 
-from .analysis import analyse_collapse, critical_steps, mark_learned, reference_drop
-from .cache import RunCache
-from .config import DataConfig, ModelConfig, TrainConfig
+from .core.adaptation_rules import StepAdaptation, ToleranceAdaptation
 from .core.adapters import StepSizeAdapter, ToleranceAdapter
 from .core.check import check_ode
 from .core.check_report import OdeCheck
@@ -24,40 +25,17 @@ from .core.crossings import count_crossings
 from .core.errors import NodestudyError, TrainingDiverged
 from .core.integrate import solve
 from .core.solvers import SolverSpec
-from .data import Dataset, load_dataset
-from .evaluate import accuracy, accuracy_table, trajectories
-from .ipython import load_ipython_extension
-from .models import ODEClassifier
-from .runs import Run, load_ensemble, open_run
-from .sweep import train_runs
 
 __all__ = [
-    "DataConfig",
-    "Dataset",
-    "ModelConfig",
     "NodestudyError",
-    "ODEClassifier",
     "OdeCheck",
-    "Run",
-    "RunCache",
     "SolverSpec",
+    "StepAdaptation",
     "StepSizeAdapter",
+    "ToleranceAdaptation",
     "ToleranceAdapter",
-    "TrainConfig",
     "TrainingDiverged",
-    "accuracy",
-    "accuracy_table",
-    "analyse_collapse",
     "check_ode",
     "count_crossings",
-    "critical_steps",
-    "load_dataset",
-    "load_ensemble",
-    "load_ipython_extension",
-    "mark_learned",
-    "open_run",
-    "reference_drop",
     "solve",
-    "train_runs",
-    "trajectories",
 ]

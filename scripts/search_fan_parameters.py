@@ -17,7 +17,7 @@ import json
 
 import numpy as np
 
-from nodestudy.fan import FanODE, XorPoints, euler_trajectory, linear_separability
+from nodestudy.study.experiments.fan import FanODE, XorPoints, euler_trajectory, linear_separability
 
 COARSE, FINE = 10**-2.5, 10**-3.5
 

@@ -7,18 +7,7 @@ import torch.nn.functional as F
 from test_cli import nodestudy
 from torchdiffeq import odeint
 
-from nodestudy import (
-    DataConfig,
-    NodestudyError,
-    SolverSpec,
-    StepSizeAdapter,
-    ToleranceAdapter,
-    TrainConfig,
-    accuracy,
-    load_dataset,
-)
-from nodestudy.adapt import probe_split, start_from_heuristic
-from nodestudy.config import StepAdaptation, ToleranceAdaptation
+from nodestudy import NodestudyError, SolverSpec, StepSizeAdapter, ToleranceAdapter
 from nodestudy.core.adaptation_rules import (
     check_step_size,
     grid_steps,
@@ -28,10 +17,13 @@ from nodestudy.core.adaptation_rules import (
     steps_for,
 )
 from nodestudy.core.solvers import is_exact_torchdiffeq_grid
-from nodestudy.data import EpochBatches
-from nodestudy.examples import rings, train_textbook
-from nodestudy.models import ODEClassifier, member_generators
-from nodestudy.sweep import train_runs
+from nodestudy.study import DataConfig, TrainConfig, accuracy, load_dataset
+from nodestudy.study.config import StepAdaptation, ToleranceAdaptation
+from nodestudy.study.data.datasets import EpochBatches
+from nodestudy.study.experiments.textbook import rings, train_textbook
+from nodestudy.study.models import ODEClassifier, member_generators
+from nodestudy.study.training.run_adapter import probe_split, start_from_heuristic
+from nodestudy.study.training.sweep import train_runs
 
 RULE = StepAdaptation()
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from nodestudy.adaptation_study import summarise_rules
+from nodestudy.study.experiments.adaptation import summarise_rules
 
 
 def rows(rule, drops, learned):

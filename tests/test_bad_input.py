@@ -4,8 +4,9 @@ a silently accepted value."""
 
 import pytest
 
-from nodestudy import NodestudyError, profiles
-from nodestudy.cli import main
+from nodestudy import NodestudyError
+from nodestudy.study import profiles
+from nodestudy.study.cli.main import main
 
 TRAIN = ["train", "--steps", "2", "--iters", "5"]
 
@@ -81,7 +82,7 @@ NOTEBOOK_CASES = [
     (profiles.appendix_study, {"datasets": [3]}, "datasets"),
     (profiles.appendix_study, {"adjoint_steps": "[2, x]"}, "adjoint_steps"),
     (profiles.image_study, {"tolerances": ["tight"]}, "tolerances"),
-    (profiles.check_study, {"learning_rate": "fast"}, "learning_rate"),
+    (profiles.textbook_study, {"learning_rate": "fast"}, "learning_rate"),
 ]
 
 

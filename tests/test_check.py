@@ -9,7 +9,7 @@ from torch import nn
 from torchdiffeq import odeint
 
 from nodestudy import NodestudyError, check_ode
-from nodestudy.examples import rings, train_textbook
+from nodestudy.study.experiments.textbook import rings, train_textbook
 
 
 def textbook_model(method, step_size, iterations, seed=0):

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from nodestudy import DataConfig, NodestudyError, load_dataset
-from nodestudy.data import (
+from nodestudy import NodestudyError
+from nodestudy.study import DataConfig, load_dataset
+from nodestudy.study.data.datasets import (
     SPHERE_BANDS,
     concentric_spheres,
     potential_minima,

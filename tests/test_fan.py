@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nodestudy import NodestudyError
-from nodestudy.fan import (
+from nodestudy.study.experiments.fan import (
     FanODE,
     XorPoints,
     euler_trajectory,

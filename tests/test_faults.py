@@ -16,12 +16,13 @@ from test_cli import nodestudy as run_cli
 from test_images import fake_cifar10, fake_mnist, write_idx
 from test_training import config
 
-import nodestudy.runs
-from nodestudy import DataConfig, NodestudyError, RunCache, SolverSpec, TrainConfig, load_dataset
-from nodestudy.cache import CORRUPT_PREFIX, verify_run
-from nodestudy.evaluate import accuracy_table
-from nodestudy.images import load_cifar10, load_mnist, read_idx
-from nodestudy.sweep import train_runs
+import nodestudy.study.store.runs
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import DataConfig, RunCache, TrainConfig, load_dataset
+from nodestudy.study.analysis.evaluate import accuracy_table
+from nodestudy.study.data.images import load_cifar10, load_mnist, read_idx
+from nodestudy.study.store.cache import CORRUPT_PREFIX, verify_run
+from nodestudy.study.training.sweep import train_runs
 
 
 class Payload:
@@ -119,7 +120,7 @@ def test_a_read_only_cache_can_still_be_scored(cache_dir, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(nodestudy.runs.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(nodestudy.study.store.runs.tempfile, "mkstemp", refuse)
     with pytest.warns(UserWarning, match="read-only"):
         table = accuracy_table([run], lambda c: [c.solver, SolverSpec("rk4", 8)])
     assert len(table) == 2 and table.accuracy.between(0, 1).all()
@@ -157,12 +158,12 @@ def test_an_unusable_cache_location_fails_before_training(tmp_path, monkeypatch)
 
 
 def test_a_device_that_does_not_exist_fails_before_training(cache_dir, monkeypatch):
-    import nodestudy.sweep
+    import nodestudy.study.training.sweep
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained before checking the device")
 
-    monkeypatch.setattr(nodestudy.sweep, "train_ensemble", no_training)
+    monkeypatch.setattr(nodestudy.study.training.sweep, "train_ensemble", no_training)
     for device in ("cuda:7", "gpu"):
         with pytest.raises(NodestudyError, match="device"):
             train_runs([config(iterations=5)], device=device, progress=False)
@@ -199,16 +200,16 @@ def test_a_failing_adaptive_solver_is_stored_as_diverged_and_the_sweep_goes_on(
 
 
 def test_one_failing_configuration_does_not_stop_the_rest_of_a_sweep(cache_dir, monkeypatch):
-    import nodestudy.sweep
+    import nodestudy.study.training.sweep
 
-    real = nodestudy.sweep.train_ensemble
+    real = nodestudy.study.training.sweep.train_ensemble
 
     def fail_for_three_steps(group, **kwargs):
         if group[0].solver.steps == 3:
             raise RuntimeError("out of memory (injected)")
         return real(group, **kwargs)
 
-    monkeypatch.setattr(nodestudy.sweep, "train_ensemble", fail_for_three_steps)
+    monkeypatch.setattr(nodestudy.study.training.sweep, "train_ensemble", fail_for_three_steps)
     configs = [config(steps=3, iterations=5), config(steps=2, iterations=5)]
     with pytest.raises(NodestudyError, match=r"1 of 2 training groups failed.*injected"):
         train_runs(configs, progress=False)

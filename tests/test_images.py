@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from nodestudy import DataConfig, NodestudyError, SolverSpec, TrainConfig, load_dataset
-from nodestudy.images import (
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import DataConfig, TrainConfig, load_dataset
+from nodestudy.study.data.images import (
     CIFAR10_FOLDER,
     MNIST_FILES,
     digits,
@@ -18,8 +19,8 @@ from nodestudy.images import (
     load_mnist,
     read_idx,
 )
-from nodestudy.models import ODEClassifier
-from nodestudy.train import train_ensemble
+from nodestudy.study.models import ODEClassifier
+from nodestudy.study.training.train import train_ensemble
 
 
 def write_idx(path, array, gz=False):

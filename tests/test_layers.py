@@ -1,6 +1,9 @@
-"""The core imports nothing from the study layer: imports run one way."""
+"""The library (``nodestudy``, ``nodestudy.core``) imports nothing from the study
+(``nodestudy.study``): imports run one way, and ``import nodestudy`` stays light."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "nodestudy"
@@ -24,12 +27,36 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_the_core_imports_only_itself_and_third_party_packages():
-    core = sorted((PACKAGE / "core").glob("*.py"))
+    core = sorted((PACKAGE / "core").rglob("*.py"))
     assert len(core) >= 8
     for path in core:
         ours = {name for name in imported_modules(path) if name.split(".")[0] == "nodestudy"}
         outside = {name for name in ours if not name.startswith("nodestudy.core")}
         assert not outside, f"{path.name} imports the study layer: {sorted(outside)}"
+
+
+def test_the_library_face_imports_only_the_core():
+    ours = {n for n in imported_modules(PACKAGE / "__init__.py") if n.startswith("nodestudy")}
+    assert ours and all(name.startswith("nodestudy.core") for name in ours), sorted(ours)
+
+
+#: Packages of the study's and the notebooks' extras, which the library must not need.
+STUDY_ONLY_PACKAGES = ["seaborn", "sklearn", "mlxtend", "shapely", "papermill", "jupyter"]
+
+
+def test_importing_nodestudy_imports_neither_the_study_nor_its_packages():
+    probe = (
+        "import sys, nodestudy; "
+        "print(len(nodestudy.__all__)); "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{STUDY_ONLY_PACKAGES!r} or m.startswith('nodestudy.study'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    names, loaded = result.stdout.split("\n")[:2]
+    assert int(names) <= 12
+    assert loaded == "", f"import nodestudy loaded {loaded}"
 
 
 def test_the_resolver_sees_relative_imports():
@@ -49,7 +76,7 @@ def test_no_module_or_function_has_outgrown_one_job():
         source = path.read_text()
         if len(source.splitlines()) > MAX_MODULE_LINES:
             too_long.append(f"{path.name}: {len(source.splitlines())} lines")
-        if path.parent.name == "plots":
+        if path.parent.name == "figures":
             continue
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

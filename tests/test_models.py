@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from nodestudy import ODEClassifier
+from nodestudy.study import ODEClassifier
 
 
 def reference_field(model, member):

@@ -121,7 +121,8 @@ def test_the_readme_papermill_examples_pass_their_parameters_as_the_notebooks_ex
 
     import papermill.cli
 
-    from nodestudy import parameters, profiles
+    from nodestudy.study import profiles
+    from nodestudy.study.profiles import parameters
 
     recorded = {}
     monkeypatch.setattr(
@@ -134,10 +135,10 @@ def test_the_readme_papermill_examples_pass_their_parameters_as_the_notebooks_ex
     assert set(recorded) <= set(declared), set(recorded) - set(declared)
     fields = {
         f.name: f.type
-        for study in (profiles.Study, profiles.AppendixStudy, profiles.CheckStudy)
+        for study in (profiles.Study, profiles.AppendixStudy, profiles.TextbookStudy)
         for f in dataclasses.fields(study)
     }
     for name, value in recorded.items():
-        checked = parameters.checked(name, fields.get(name), value)
+        checked = parameters.parameter_value(name, fields.get(name), value)
         if isinstance(value, list):  # a list arrives as a list and stays one
             assert isinstance(checked, tuple) and len(checked) == len(value)

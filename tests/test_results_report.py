@@ -5,7 +5,7 @@ seed that did not learn out of every number it states."""
 import json
 from pathlib import Path
 
-from nodestudy.results_report import critical_table, main, rewrite
+from nodestudy.study.figures.results_tables import critical_table, main, rewrite
 
 ROOT = Path(__file__).parent.parent
 

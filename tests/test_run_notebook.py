@@ -1,4 +1,4 @@
-"""``make figures`` runs each notebook through ``nodestudy.run_notebook``: a person sees
+"""``make figures`` runs each notebook through ``nodestudy.study.cli.run_notebook``: a person sees
 which notebook runs and how long it took, and nothing else (no cell counter, no
 kernel log); a failure is one line."""
 
@@ -18,7 +18,7 @@ def run_notebook(*args, cache_dir):
     command = [
         sys.executable,
         "-m",
-        "nodestudy.run_notebook",
+        "nodestudy.study.cli.run_notebook",
         "--cwd",
         "notebooks",
         "-k",

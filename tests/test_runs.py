@@ -3,9 +3,10 @@ import json
 import pytest
 from test_training import config
 
-import nodestudy.sweep
-from nodestudy import NodestudyError, RunCache, SolverSpec, open_run
-from nodestudy.sweep import ensemble_groups, train_runs
+import nodestudy.study.training.sweep
+from nodestudy import NodestudyError, SolverSpec
+from nodestudy.study import RunCache, open_run
+from nodestudy.study.training.sweep import ensemble_groups, train_runs
 
 
 def test_a_cache_hit_returns_the_stored_run_without_training(cache_dir, monkeypatch):
@@ -14,7 +15,7 @@ def test_a_cache_hit_returns_the_stored_run_without_training(cache_dir, monkeypa
     def no_training(*args, **kwargs):
         raise AssertionError("a cached run was trained again")
 
-    monkeypatch.setattr(nodestudy.sweep, "train_ensemble", no_training)
+    monkeypatch.setattr(nodestudy.study.training.sweep, "train_ensemble", no_training)
     (second,) = train_runs([config()], progress=False)
     assert second.directory == first.directory
     assert second.metrics == first.metrics
@@ -39,8 +40,8 @@ def test_the_cache_key_of_a_known_config_is_pinned():
     """A silent change of the key (a renamed field, a new default, another hash of the
     canonical JSON) would orphan every stored run: it must be a deliberate change, made
     with RESULTS_VERSION and this test."""
-    from nodestudy import DataConfig, TrainConfig
-    from nodestudy.config import StepAdaptation
+    from nodestudy.study import DataConfig, TrainConfig
+    from nodestudy.study.config import StepAdaptation
 
     study_run = TrainConfig(
         DataConfig.from_name("sphere2"), SolverSpec("euler", 2), iterations=3000, seed=0
@@ -50,12 +51,12 @@ def test_the_cache_key_of_a_known_config_is_pinned():
 
 
 def test_an_interrupted_write_leaves_nothing_behind(cache_dir, monkeypatch):
-    import nodestudy.runs
+    import nodestudy.study.store.runs
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nodestudy.runs.torch, "save", interrupted)
+    monkeypatch.setattr(nodestudy.study.store.runs.torch, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_runs([config(iterations=5)], progress=False)
     assert RunCache().get(config(iterations=5)) is None
@@ -63,18 +64,18 @@ def test_an_interrupted_write_leaves_nothing_behind(cache_dir, monkeypatch):
 
 
 def test_finished_runs_survive_a_later_failure(cache_dir, monkeypatch):
-    import nodestudy.runs
+    import nodestudy.study.store.runs
 
     (kept,) = train_runs([config(iterations=5)], progress=False)
-    real_save = nodestudy.runs.torch.save
+    real_save = nodestudy.study.store.runs.torch.save
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nodestudy.runs.torch, "save", interrupted)
+    monkeypatch.setattr(nodestudy.study.store.runs.torch, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_runs([config(iterations=5), config(iterations=6)], progress=False)
-    monkeypatch.setattr(nodestudy.runs.torch, "save", real_save)
+    monkeypatch.setattr(nodestudy.study.store.runs.torch, "save", real_save)
     assert open_run(kept.directory).metrics == kept.metrics
     assert [run.config for run in RunCache().runs()] == [kept.config]
 
@@ -116,7 +117,7 @@ def _scored_twice(tmp_path, n_jobs):
     one serially, one with ``n_jobs`` workers."""
     import shutil
 
-    from nodestudy import accuracy_table
+    from nodestudy.study import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
     runs = train_runs(configs, cache=RunCache(tmp_path / "a"), progress=False)
@@ -136,21 +137,21 @@ def test_parallel_evaluation_gives_the_same_table(tmp_path):
 
 
 def test_scores_are_memoised_in_the_run_and_only_new_solvers_are_computed(tmp_path, monkeypatch):
-    import nodestudy.evaluate
-    from nodestudy import accuracy_table
+    import nodestudy.study.analysis.evaluate
+    from nodestudy.study import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
     runs = train_runs(configs, cache=RunCache(tmp_path), progress=False)
     first = accuracy_table(runs, lambda c: [c.solver])
 
     computed = []
-    real_accuracy = nodestudy.evaluate.accuracy
+    real_accuracy = nodestudy.study.analysis.evaluate.accuracy
 
     def counted_accuracy(model, x, y, spec, **kwargs):
         computed.append(spec)
         return real_accuracy(model, x, y, spec, **kwargs)
 
-    monkeypatch.setattr(nodestudy.evaluate, "accuracy", counted_accuracy)
+    monkeypatch.setattr(nodestudy.study.analysis.evaluate, "accuracy", counted_accuracy)
     reopened = [RunCache(tmp_path).get(c) for c in configs]
     again = accuracy_table(reopened, lambda c: [c.solver])
     assert computed == []
@@ -162,8 +163,8 @@ def test_scores_are_memoised_in_the_run_and_only_new_solvers_are_computed(tmp_pa
 
 
 def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
-    import nodestudy.evaluate
-    from nodestudy.evaluate import snapshot_accuracy_table
+    import nodestudy.study.analysis.evaluate
+    from nodestudy.study.analysis.evaluate import snapshot_accuracy_table
 
     (run,) = train_runs([config(iterations=10)], cache=RunCache(tmp_path), progress=False)
 
@@ -176,7 +177,7 @@ def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
     def no_evaluation(*args, **kwargs):
         raise AssertionError("a memoised score was computed again")
 
-    monkeypatch.setattr(nodestudy.evaluate, "accuracy", no_evaluation)
+    monkeypatch.setattr(nodestudy.study.analysis.evaluate, "accuracy", no_evaluation)
     assert snapshot_accuracy_table([run], solvers).equals(first)
 
 
@@ -185,7 +186,7 @@ def _square(x: int) -> int:
 
 
 def test_progress_advances_by_work_so_the_time_left_holds_when_the_costliest_go_first(capsys):
-    from nodestudy.parallel import parallel_map
+    from nodestudy.study.runtime.parallel import parallel_map
 
     assert parallel_map(_square, [3, 1], progress="work", weights=[3.0, 1.0]) == [9, 1]
     shown = capsys.readouterr().err

@@ -6,7 +6,8 @@ import pytest
 import torch
 from joblib import parallel_config
 
-from nodestudy import DataConfig, RunCache, SolverSpec, TrainConfig, train_runs
+from nodestudy import SolverSpec
+from nodestudy.study import DataConfig, RunCache, TrainConfig, train_runs
 
 distributed = pytest.importorskip("distributed")
 

@@ -5,9 +5,10 @@ import json
 import pytest
 from test_cli import nodestudy
 
-from nodestudy import DataConfig, SolverSpec, TrainConfig, accuracy_table, reference_drop
-from nodestudy.checks import check_run, check_table
-from nodestudy.sweep import train_runs
+from nodestudy import SolverSpec
+from nodestudy.study import DataConfig, TrainConfig, accuracy_table, reference_drop
+from nodestudy.study.analysis.verdicts import check_run, check_table
+from nodestudy.study.training.sweep import train_runs
 
 
 def sphere_run(steps, iterations=600, seed=0):

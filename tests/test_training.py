@@ -3,20 +3,13 @@ import json
 import pytest
 import torch
 
-from nodestudy import (
-    DataConfig,
-    NodestudyError,
-    RunCache,
-    SolverSpec,
-    TrainConfig,
-    accuracy,
-    load_dataset,
-)
+from nodestudy import NodestudyError, SolverSpec
 from nodestudy.core.integrate import solve, solve_adjoint
-from nodestudy.data import EpochBatches
-from nodestudy.models import ODEClassifier
-from nodestudy.sweep import train_runs
-from nodestudy.train import train_ensemble
+from nodestudy.study import DataConfig, RunCache, TrainConfig, accuracy, load_dataset
+from nodestudy.study.data.datasets import EpochBatches
+from nodestudy.study.models import ODEClassifier
+from nodestudy.study.training.sweep import train_runs
+from nodestudy.study.training.train import train_ensemble
 
 SMALL_DATA = DataConfig(n_train=256, n_test=128)
 

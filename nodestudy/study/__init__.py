@@ -1,0 +1,58 @@
+"""The reproduction of Ott, Katiyar, Hennig and Tiemann, "ResNet After All? Neural ODEs
+and Their Numerical Solution" (ICLR 2021), on top of the library (:mod:`nodestudy.core`,
+whose face is ``import nodestudy``). Needs ``pip install 'nodestudy[study]'``.
+
+Sub-packages, bottom up: :mod:`.profiles` (the study's sizes) and :mod:`.config`
+(what a run is), :mod:`.data`, :mod:`.models` (the paper's classifier),
+:mod:`.runtime` (device, worker processes), :mod:`.store` (stored runs, the cache),
+:mod:`.analysis` (scores, learned seeds, critical steps, verdicts), :mod:`.training`,
+:mod:`.figures` (plots, the numbers beside them, the README's tables),
+:mod:`.experiments` (one module per notebook's experiment) and :mod:`.cli`.
+
+The names below are what notebooks and scripts use most:
+
+- :class:`TrainConfig`, :class:`DataConfig`, :class:`ModelConfig` (with the library's
+  :class:`~nodestudy.SolverSpec`): what a run is;
+- :func:`load_dataset` -> :class:`Dataset`; :class:`ODEClassifier`;
+- :func:`train_runs`: train configs (or load them from the cache);
+  :class:`RunCache`, :func:`open_run`, :func:`load_ensemble` -> :class:`Run`;
+- :func:`accuracy`, :func:`accuracy_table`, :func:`trajectories`: score models under any
+  solver;
+- :func:`analyse_collapse` (:func:`reference_drop`, :func:`mark_learned`,
+  :func:`critical_steps`): the study's numbers, from the seeds that learned;
+- :func:`load_ipython_extension`: ``%load_ext nodestudy.study`` prints errors as one line.
+"""
+
+from ..core.solvers import SolverSpec
+from .analysis.collapse import analyse_collapse, critical_steps, mark_learned, reference_drop
+from .analysis.evaluate import accuracy, accuracy_table, trajectories
+from .cli.ipython import load_ipython_extension
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data.datasets import Dataset, load_dataset
+from .models import ODEClassifier
+from .store.cache import RunCache
+from .store.runs import Run, load_ensemble, open_run
+from .training.sweep import train_runs
+
+__all__ = [
+    "DataConfig",
+    "Dataset",
+    "ModelConfig",
+    "ODEClassifier",
+    "Run",
+    "RunCache",
+    "SolverSpec",
+    "TrainConfig",
+    "accuracy",
+    "accuracy_table",
+    "analyse_collapse",
+    "critical_steps",
+    "load_dataset",
+    "load_ensemble",
+    "load_ipython_extension",
+    "mark_learned",
+    "open_run",
+    "reference_drop",
+    "train_runs",
+    "trajectories",
+]

@@ -1,0 +1,2 @@
+"""The command line (`nodestudy train / evaluate / check / train-study`), running notebooks,
+and the IPython extension."""

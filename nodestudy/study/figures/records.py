@@ -1,0 +1,46 @@
+"""Machine-readable numbers written beside each figure, so tests, the README and
+reviewers read the same values."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...core.errors import NodestudyError
+from ...core.jsonsafe import json_safe
+
+
+def output_directory(directory: str | Path) -> Path:
+    """``directory``, created if needed, or a one-line error if it cannot hold files."""
+    path = Path(directory).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NodestudyError(
+            f"figures_dir={str(directory)!r} cannot be created ({error.strerror}); pass a "
+            "writable directory"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise NodestudyError(f"figures_dir={str(directory)!r} is not writable; pass another")
+    return path
+
+
+def write_numbers(numbers: dict[str, Any], directory: str | Path, name: str) -> Path:
+    path = output_directory(directory) / f"{name}.json"
+    path.write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def write_table(table: pd.DataFrame, directory: str | Path, name: str) -> Path:
+    path = output_directory(directory) / f"{name}.csv"
+    table.to_csv(path, index=False, float_format="%.6g")
+    return path
+
+
+def frame_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table as JSON-ready records."""
+    return json_safe(table.to_dict(orient="records"))

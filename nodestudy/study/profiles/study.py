@@ -1,0 +1,269 @@
+"""The collapse and adaptation studies on one data set (Sphere2 and the image
+benchmarks) and their profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...core.solvers import SolverSpec
+from ..analysis.evaluate import test_solver_grid
+from ..config import (
+    DEFAULT_TEST_METHOD,
+    DataConfig,
+    ModelConfig,
+    StepAdaptation,
+    ToleranceAdaptation,
+    TrainConfig,
+)
+from ..data.datasets import load_dataset
+from ..store.runs import Run
+from ..training.run_adapter import start_from_heuristic
+from .parameters import with_overrides
+
+
+def powers_of_two(largest: int) -> tuple[int, ...]:
+    return tuple(2**i for i in range(largest.bit_length()) if 2**i <= largest)
+
+
+@dataclass(frozen=True)
+class Study:
+    """Settings of a collapse and adaptation study on one data set: Sphere2 (Figures
+    1, 2, 4 a/b, 5, Table 1) or an image benchmark (Figures 4 a, c, d and 5)."""
+
+    seeds: tuple[int, ...]
+    iterations: int
+    euler_steps: tuple[int, ...]
+    rk4_steps: tuple[int, ...]
+    #: Test step counts are the training K times these factors (Figure 4).
+    test_factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
+    #: The "converged" solver the collapse is measured against.
+    reference: SolverSpec = field(default_factory=lambda: SolverSpec("rk4", 512))
+    #: Largest accuracy drop to the reference at which a K still counts as an ODE
+    #: (the critical step estimate). Not a solver tolerance.
+    drop_limit: float = 0.03
+    #: Figures 1 and 2: the fine and the coarse euler model, and the test step counts.
+    fine_steps: int = 256
+    coarse_steps: int = 2
+    eval_steps: tuple[int, ...] = powers_of_two(4096)
+    data: DataConfig = field(default_factory=DataConfig)
+    #: Step adaptation (Figure 5, Table 1): its rule; the start comes from the heuristic.
+    adaptation: StepAdaptation = field(default_factory=StepAdaptation)
+    #: Tolerance adaptation: training method, start, seeds and iterations (the seeds
+    #: and iterations also of the fixed-tolerance runs of Figure 4 c, d).
+    tolerance_method: str = "fehlberg2"
+    tolerance_start: float = 1e-6
+    tolerance_seeds: tuple[int, ...] = (0, 1)
+    tolerance_iterations: int = 1500
+    model: ModelConfig = field(default_factory=ModelConfig)
+    batch_size: int = 128
+    #: Figure 4 (c, d): fixed training tolerances of fehlberg2 and dopri5, each model
+    #: tested at the training tolerance times ``tolerance_test_factors``.
+    tolerances: tuple[float, ...] = ()
+    tolerance_test_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
+    #: Adaptation rules compared with the paper's (names of ``StepAdaptation.named``).
+    compared_rules: tuple[str, ...] = ("paper", "probe", "paired", "flips", "strict")
+
+    def config(
+        self, method: str, steps: int | None, seed: int, tol: float | None = None
+    ) -> TrainConfig:
+        return TrainConfig(
+            data=self.data,
+            solver=SolverSpec(method, steps, tol),
+            model=self.model,
+            iterations=self.iterations,
+            batch_size=self.batch_size,
+            seed=seed,
+        )
+
+    def fixed_tolerance_configs(self) -> list[TrainConfig]:
+        """Figure 4 (c, d): fehlberg2 and dopri5 at every training tolerance, with the
+        tolerance runs' seeds and iterations (adaptive solvers train one seed at a time)."""
+        return [
+            self.config(method, None, seed, tol=tol).replace(iterations=self.tolerance_iterations)
+            for method in ("fehlberg2", "dopri5")
+            for tol in self.tolerances
+            for seed in self.tolerance_seeds
+        ]
+
+    def tolerance_test_solvers(self, config: TrainConfig) -> list[SolverSpec]:
+        """fehlberg2-trained models tested with fehlberg2 and dopri5, dopri5-trained ones
+        with dopri5, at the training tolerance times the factors; and the reference."""
+        train = config.solver
+        methods = ("fehlberg2", "dopri5") if train.method == "fehlberg2" else ("dopri5",)
+        tested = [
+            SolverSpec(method, tol=train.tol * factor)
+            for method in methods
+            for factor in self.tolerance_test_factors
+        ]
+        return list(dict.fromkeys([*tested, self.reference]))
+
+    def test_solvers(self, config: TrainConfig) -> list[SolverSpec]:
+        """Figure 4's test solvers for a run: euler-trained models are tested with
+        euler, midpoint and rk4, rk4-trained ones with rk4, each at the training K
+        times ``test_factors``; every model also with the converged reference."""
+        train = config.solver
+        methods = ("euler", "midpoint", "rk4") if train.method == "euler" else (train.method,)
+        grid = test_solver_grid(train.steps, methods, self.test_factors)
+        return list(dict.fromkeys([*grid, self.reference]))
+
+    def step_count_solvers(self, config: TrainConfig) -> list[SolverSpec]:
+        """Figure 1(c)(d): euler, midpoint and rk4 at every count of ``eval_steps``."""
+        return [
+            SolverSpec(method, k)
+            for method in ("euler", "midpoint", "rk4")
+            for k in self.eval_steps
+        ]
+
+    def adapted_configs(self) -> list[TrainConfig]:
+        """Euler training with the step-size adaptation, one per seed."""
+        return [
+            start_from_heuristic(self.config("euler", 1, seed).replace(adaptation=self.adaptation))
+            for seed in self.seeds
+        ]
+
+    def tolerance_configs(self) -> list[TrainConfig]:
+        """Adaptive-solver training with the tolerance adaptation, one per seed."""
+        rule = ToleranceAdaptation(test_method=DEFAULT_TEST_METHOD[self.tolerance_method])
+        return [
+            self.config(self.tolerance_method, None, seed, tol=self.tolerance_start).replace(
+                iterations=self.tolerance_iterations, adaptation=rule
+            )
+            for seed in self.tolerance_seeds
+        ]
+
+    def snapshot_solvers(self, run: Run, iteration: int) -> list[SolverSpec]:
+        """Figure 5: the solver in use at that iteration; midpoint and rk4 on the same
+        grid (smaller errors) for fixed-step runs; and the converged reference."""
+        used = run.solver_at(iteration)
+        same_grid = (
+            [SolverSpec(m, used.steps) for m in ("midpoint", "rk4") if m != used.method]
+            if used.is_fixed_step
+            else []
+        )
+        return list(dict.fromkeys([used, *same_grid, self.reference]))
+
+    def majority_rates(self) -> dict[str, float]:
+        """The data set's majority-class rate, by its short name (``analyse_collapse``)."""
+        return {self.data.short_name: load_dataset(self.data).majority_rate}
+
+    def sweep_configs(self) -> list[TrainConfig]:
+        """Every run of Figure 4: euler and rk4 over their K grids, every seed."""
+        grid = [("euler", k) for k in self.euler_steps] + [("rk4", k) for k in self.rk4_steps]
+        return [self.config(method, k, seed) for method, k in grid for seed in self.seeds]
+
+
+SPHERE_PROFILES: dict[str, Study] = {
+    "smoke": Study(
+        seeds=(0,),
+        iterations=20,
+        adaptation=StepAdaptation(check_every=5),
+        compared_rules=("paper", "flips"),
+        tolerance_seeds=(0,),
+        tolerance_iterations=10,
+        euler_steps=(1, 2, 4),
+        rk4_steps=(1, 2),
+        reference=SolverSpec("rk4", 16),
+        fine_steps=4,
+        eval_steps=(1, 2, 4, 8),
+    ),
+    "quick": Study(
+        seeds=(0, 1, 2),
+        iterations=3000,
+        euler_steps=powers_of_two(256),
+        rk4_steps=powers_of_two(32),
+    ),
+    "paper": Study(
+        seeds=(0, 1, 2, 3, 4),
+        iterations=10_000,
+        euler_steps=powers_of_two(256),
+        rk4_steps=powers_of_two(64),
+        tolerance_seeds=(0, 1, 2, 3, 4),
+        tolerance_iterations=10_000,
+    ),
+}
+
+
+def sphere_study(profile: str, **overrides: Any) -> Study:
+    """A profile's settings with the overrides that are not None applied."""
+    return with_overrides(SPHERE_PROFILES, profile, overrides)
+
+
+#: Image benchmarks. The vector field's hidden channels (the paper: 128) are a
+#: parameter; the quick default of 8 keeps a digits sweep to minutes on two CPU cores.
+IMAGE_PROFILES: dict[str, Study] = {
+    "smoke": Study(
+        seeds=(0,),
+        iterations=10,
+        euler_steps=(1, 2),
+        rk4_steps=(),
+        reference=SolverSpec("rk4", 8),
+        adaptation=StepAdaptation(check_every=5),
+        compared_rules=("paper", "flips"),
+        tolerance_seeds=(0,),
+        tolerance_iterations=10,
+        tolerances=(1e-2,),
+        data=DataConfig.from_name("digits"),
+        model=ModelConfig(hidden_channels=4),
+    ),
+    # 4 seeds: digits seed 2 does not learn at K >= 4 (3 learned seeds must remain)
+    "quick": Study(
+        seeds=(0, 1, 2, 3),
+        iterations=3000,
+        euler_steps=powers_of_two(64),
+        rk4_steps=(),
+        reference=SolverSpec("rk4", 128),
+        tolerance_seeds=(0,),
+        tolerance_iterations=1500,
+        tolerances=(1e-1, 1e-2, 1e-3),
+        data=DataConfig.from_name("digits"),
+        model=ModelConfig(hidden_channels=8),
+        # strict (equivalence) drives digits towards 500 steps, which costs hours here
+        compared_rules=("paper", "probe", "paired", "flips"),
+    ),
+    "paper": Study(
+        seeds=(0, 1, 2, 3, 4),
+        iterations=7800,
+        euler_steps=powers_of_two(64),
+        rk4_steps=(),
+        reference=SolverSpec("rk4", 256),
+        tolerance_seeds=(0, 1, 2, 3, 4),
+        tolerance_iterations=7800,
+        tolerances=(1e-1, 1e-2, 1e-3, 1e-4),
+        data=DataConfig.from_name("digits"),
+        model=ModelConfig(hidden_channels=128),
+        batch_size=256,
+    ),
+}
+
+
+#: Where a data set needs other sizes than the profile's. mnist5k (28x28) costs about
+#: 12 times digits (8x8) per step, and its converged reference (rk4, 128 steps) about
+#: 0.45 s per solve of its 1,000 test images for 3 seeds here: the quick profile trains
+#: a coarse and a fine K (2 and 16, 1,000 iterations) and tests each at its own K only,
+#: enough for the collapse at K = 2 and the reference drop at K = 16 (measured: 1,000
+#: iterations at K = 2 reach 0.87-0.90 test accuracy).
+IMAGE_DATASET_SIZES: dict[tuple[str, str], dict[str, Any]] = {
+    ("quick", "mnist5k"): {
+        "seeds": (0, 1, 2),
+        "euler_steps": (2, 16),
+        "iterations": 1000,
+        "test_factors": (1.0,),
+        "tolerances": (),
+        "compared_rules": ("paper",),
+    },
+}
+
+
+def image_study(profile: str, dataset: str | None = None, **overrides: Any) -> Study:
+    """An image profile on ``dataset`` (digits, mnist5k, mnist, cifar10; None: the
+    profile's), with the data set's sizes (``IMAGE_DATASET_SIZES``) and the overrides
+    that are not None applied. ``hidden_channels`` sets the model."""
+    hidden_channels = overrides.pop("hidden_channels", None)
+    if dataset is not None:
+        overrides["data"] = DataConfig.from_name(dataset)
+        sizes = IMAGE_DATASET_SIZES.get((profile, overrides["data"].name), {})
+        overrides = {**sizes, **{k: v for k, v in overrides.items() if v is not None}}
+    if hidden_channels is not None:
+        overrides["model"] = ModelConfig(hidden_channels=hidden_channels)
+    return with_overrides(IMAGE_PROFILES, profile, overrides)

@@ -1,0 +1,1 @@
+"""Where the study runs: the torch device and parallel worker processes."""

@@ -1,0 +1,210 @@
+"""The cache of finished runs: one directory per training config, keyed by its hash.
+
+Every figure is computed from this cache, so an entry is *verified*, not trusted,
+before it is served (:func:`verify_run`): its config must be the one its key names,
+and its files complete and readable. A damaged entry is moved aside to
+``.corrupt-<key>-<time>`` (kept for inspection, never served again) and the run is
+trained again; in a cache that cannot be written, the one-line error names the
+directory and the fix.
+
+Runs are written into ``.partial-<key>-<host>-<pid>-*`` and renamed into place, so an
+interrupted writer leaves nothing half-written under a run's name; partial
+directories whose writer on this host has died are removed (:meth:`clean_partials`).
+Run directories get the permissions the umask allows (not the 0700 of a temporary
+directory), so a shared cache stays readable by the group.
+
+The cache root is ``$NODESTUDY_CACHE``, else ``$XDG_CACHE_HOME/nodestudy/runs``
+(``~/.cache/nodestudy/runs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from ...core.errors import NodestudyError
+from ...core.jsonsafe import json_safe
+from ..config import TrainConfig
+from .runs import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    SNAPSHOTS_FILE,
+    WEIGHTS_FILE,
+    Run,
+    TrainedMember,
+    current_umask,
+    open_run,
+)
+
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, METRICS_FILE)
+PARTIAL_PREFIX, CORRUPT_PREFIX = ".partial-", ".corrupt-"
+
+
+class CorruptRun(NodestudyError):
+    """A run directory that must not be served."""
+
+
+def default_cache_root() -> Path:
+    if env := os.environ.get("NODESTUDY_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nodestudy" / "runs"
+
+
+def verify_run(path: Path, expected: TrainConfig | None = None) -> Run:
+    """Open a run directory and check it can be served: every file present and
+    readable, the config the key names (and ``expected``, if given), the weights
+    loadable and the history one row per iteration. Raises :class:`CorruptRun`."""
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise CorruptRun(f"{path} is incomplete (missing {', '.join(missing)})")
+    try:
+        run = open_run(path)
+    except NodestudyError as error:
+        raise CorruptRun(str(error)) from None
+    if run.config.key()[:24] != path.name or (expected is not None and run.config != expected):
+        raise CorruptRun(f"{path} holds the run of another config")
+    try:
+        torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated zip, or not a checkpoint at all
+        raise CorruptRun(f"{path}: weights.pt is unreadable ({type(error).__name__})") from None
+    rows = (path / HISTORY_FILE).read_bytes().count(b"\n") - 1
+    if rows != run.config.iterations:
+        raise CorruptRun(
+            f"{path}: history.csv has {rows} rows for {run.config.iterations} iterations"
+        )
+    return run
+
+
+class RunCache:
+    """Finished runs on disk, looked up by config."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_root()
+        self._verified: dict[Path, float] = {}
+
+    def path(self, config: TrainConfig) -> Path:
+        return self.root / config.key()[:24]
+
+    def get(self, config: TrainConfig) -> Run | None:
+        """The stored run of ``config``, verified; None when there is none (a damaged
+        entry is moved aside, so it is trained again)."""
+        path = self.path(config)
+        if not path.exists():
+            return None
+        stamp = path.stat().st_mtime
+        if self._verified.get(path) == stamp:
+            return open_run(path)
+        try:
+            run = verify_run(path, config)
+        except CorruptRun as error:
+            self._quarantine(path, str(error))
+            return None
+        self._verified[path] = stamp
+        return run
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        aside = path.with_name(f"{CORRUPT_PREFIX}{path.name}-{int(time.time())}")
+        try:
+            path.rename(aside)
+        except OSError:
+            raise NodestudyError(
+                f"{reason}, and the cache cannot be changed: delete {path} (the run is then "
+                "trained again) or point NODESTUDY_CACHE at a writable directory"
+            ) from None
+        warnings.warn(
+            f"nodestudy: {reason}; moved to {aside.name}, the run is trained again",
+            stacklevel=3,
+        )
+
+    def ensure_writable(self) -> None:
+        """Fail now, in one line, if runs could not be stored here after training."""
+        if self.root.exists() and not self.root.is_dir():
+            raise NodestudyError(
+                f"the run cache {self.root} is a file, not a directory; set NODESTUDY_CACHE "
+                "to a directory"
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as error:
+            raise NodestudyError(
+                f"the run cache {self.root} is not writable ({error.strerror}); set "
+                "NODESTUDY_CACHE to a writable directory"
+            ) from None
+
+    def put(self, member: TrainedMember) -> Run:
+        """Store a finished run atomically; an existing entry wins and is kept."""
+        final = self.path(member.config)
+        if (existing := self.get(member.config)) is not None:
+            return existing
+        self.root.mkdir(parents=True, exist_ok=True)
+        prefix = f"{PARTIAL_PREFIX}{final.name}-{socket.gethostname()}-{os.getpid()}-"
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+        try:
+            (staging / CONFIG_FILE).write_text(json.dumps(member.config.to_dict(), indent=2))
+            torch.save(member.weights, staging / WEIGHTS_FILE)
+            torch.save(member.snapshots, staging / SNAPSHOTS_FILE)
+            member.history.to_csv(staging / HISTORY_FILE, index=False)
+            metrics = json.dumps(json_safe(member.metrics), indent=2, allow_nan=False)
+            (staging / METRICS_FILE).write_text(metrics)
+            staging.chmod(0o777 & ~current_umask())
+            try:
+                staging.rename(final)
+            except OSError:
+                if self.get(member.config) is None:  # not a lost race: a real error
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return open_run(final)
+
+    def runs(self) -> list[Run]:
+        """Every finished run in the cache that verifies (damaged ones are skipped)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.iterdir()):
+            if path.name.startswith(".") or not path.is_dir():
+                continue
+            try:
+                found.append(verify_run(path))
+            except CorruptRun:
+                continue
+        return found
+
+    def clean_partials(self) -> list[Path]:
+        """Remove the partial directories of writers on this host that are no longer
+        running (killed mid-write); returns what was removed."""
+        if not self.root.is_dir():
+            return []
+        removed = []
+        host = socket.gethostname()
+        for path in self.root.glob(f"{PARTIAL_PREFIX}*"):
+            # .partial-<key>-<host>-<pid>-<random>: the host may hold dashes, the rest not
+            parts = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[-1].rsplit("-", 2)
+            if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+                continue
+            if not _alive(int(parts[1])):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True

@@ -1,0 +1,1 @@
+"""Training the paper's classifier: one ensemble, a sweep of many, the adapted solver, the cost."""
