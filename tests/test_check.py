@@ -1,5 +1,6 @@
-"""check_ode on models nodestudy did not build: textbook torchdiffeq models, linear
-ODEs with known solutions, and fields that break the ODE contract."""
+"""check_ode on models nodestudy did not build: textbook torchdiffeq models (trained
+in conftest.py with torch and torchdiffeq alone), linear ODEs with known solutions,
+and fields that break the ODE contract."""
 
 import json
 
@@ -9,27 +10,16 @@ from torch import nn
 from torchdiffeq import odeint
 
 from nodestudy import NodestudyError, check_ode
-from nodestudy.study.experiments.textbook import rings, train_textbook
 
 
-def textbook_model(method, step_size, iterations, seed=0):
-    """Trained the way the torchdiffeq examples train (``nodestudy.examples`` is plain
-    torch and torchdiffeq: an MLP field and odeint in a plain loop)."""
-    x, y = rings(2000, seed=100)
-    model = train_textbook(
-        x, y, method=method, step_size=step_size, iterations=iterations, seed=seed
-    )
-    return model.func, model.head, rings(600, seed=101)
+@pytest.fixture
+def coarse(coarse_textbook):
+    return coarse_textbook
 
 
-@pytest.fixture(scope="module")
-def coarse():
-    return textbook_model("euler", 0.5, 500)
-
-
-@pytest.fixture(scope="module")
-def fine():
-    return textbook_model("rk4", 1 / 16, 300)
+@pytest.fixture
+def fine(fine_textbook):
+    return fine_textbook
 
 
 def test_a_coarse_textbook_model_is_invalid(coarse):

@@ -303,7 +303,7 @@ def test_bad_check_input_is_one_line_that_names_the_fix(kwargs, message):
 
 
 def test_an_adapter_takes_a_named_rule():
-    from nodestudy.core import StepAdaptation, StepSizeAdapter
+    from nodestudy import StepAdaptation, StepSizeAdapter
 
     adapter = StepSizeAdapter("euler", rule="flips", steps=4)
     assert adapter.rule == StepAdaptation.named("flips")

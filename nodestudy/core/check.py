@@ -37,10 +37,16 @@ from .check_problem import FLOAT64, learned_finding, problem_and_findings, test_
 from .check_report import OdeCheck, reasons_for, whole_table
 from .check_summary import crossings_of, observed_order, safe_solver, verified_reference
 from .integrate import solve_as_given
-from .preflight import PROBLEM, Finding, left_unchanged, modules_of
+from .preflight import NOTE, PROBLEM, Finding, left_unchanged, modules_of
 from .scoring import CHUNK_SIZE, Readout
 from .solvers import SolverSpec, VectorField, is_exact_torchdiffeq_grid
 from .stats import Estimate
+
+NO_SHAPELY = Finding(
+    "crossings",
+    NOTE,
+    "crossings of 2-D orbits were not counted: they need shapely (pip install shapely)",
+)
 
 
 def check_ode(
@@ -122,7 +128,11 @@ def check_ode(
                 solved = _tests(problem.in_float64(), training, settings, limits)
             findings.append(FLOAT64)
         tests, check, reference, converged = solved
-        crossings = crossings_of(problem, training, trained, check, findings, crossing_points)
+        try:
+            crossings = crossings_of(problem, training, trained, check, findings, crossing_points)
+        except ModuleNotFoundError:  # shapely, for 2-D orbits: not in the base install
+            crossings = None
+            findings.append(NO_SHAPELY)
         findings += learned_finding(problem, trained)
     outcomes = [trained, *tests, check, reference]
     seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .check_decision import Comparison, deciding
 from .check_outcomes import Measure
+from .errors import NodestudyError
 from .jsonsafe import json_safe
 from .preflight import NOTE, OK, Finding
 from .solvers import SolverSpec, TimeSpan
@@ -103,7 +104,12 @@ class OdeCheck:
     def plot(self, ax=None, name: str | None = None):
         """A figure a reviewer reads without the code (see ``check_plot.py``); with
         ``ax`` (two axes), a row of a larger figure titled with ``name``."""
-        from .check_plot import plot_check
+        try:
+            from .check_plot import plot_check
+        except ModuleNotFoundError as missing:
+            raise NodestudyError(
+                f"check.plot() needs matplotlib ({missing}): pip install 'nodestudy[plot]'"
+            ) from None
 
         return plot_check(self, ax=ax, name=name)
 
