@@ -40,6 +40,7 @@ from .integrate import solve_as_given
 from .preflight import NOTE, PROBLEM, Finding, left_unchanged, modules_of
 from .scoring import CHUNK_SIZE, Readout
 from .solvers import SolverSpec, VectorField, is_exact_torchdiffeq_grid
+from .states import first_tensor
 from .stats import Estimate
 
 NO_SHAPELY = Finding(
@@ -119,7 +120,7 @@ def check_ode(
     limits = dict(zip(Measure, (drop_limit, drop_limit, loss_limit, state_limit), strict=True))
     if any(f.status == PROBLEM for f in findings):  # per-point costs would measure noise
         problem = replace(problem, nfe_points=0)
-    like = problem.x[0] if isinstance(problem.x, tuple) else problem.x
+    like = first_tensor(problem.x)
     with left_unchanged(modules, like):
         trained = _training_outcome(problem, training, method, options, rtol, atol)
         solved = _tests(problem, training, settings, limits)
@@ -163,8 +164,8 @@ def _training_outcome(problem, training, method, options, rtol, atol) -> Outcome
 def _tests(problem: Problem, training: SolverSpec, settings, limits):
     """Every test solver, and the verified reference with the solve it was checked
     against."""
-    like = problem.x[0] if isinstance(problem.x, tuple) else problem.x
-    tests = [problem.outcome(s, role) for s, role in test_solvers(training, like.dtype)]
+    dtype = first_tensor(problem.x).dtype
+    tests = [problem.outcome(s, role) for s, role in test_solvers(training, dtype)]
     reference, check, converged = verified_reference(
         problem,
         training,
@@ -191,7 +192,7 @@ def _assemble(
     trained, reference = outcomes[0], outcomes[-1]
     measure, limit = problem.measure, limits[problem.measure]
     if trained.failed or reference.failed:
-        estimate = interval_of_nan(confidence)
+        estimate = Estimate(math.nan, math.nan, math.nan, confidence)
     else:
         estimate = interval_of(problem, trained, reference)(confidence)
     problems = [f for f in findings if f.status == PROBLEM]
@@ -201,7 +202,7 @@ def _assemble(
         )
     family = comparisons(problem, outcomes, converged, limits, confidence)
     verdict = verdict_of(family, converged, usable=not problems)
-    table = whole_table([table_row(problem, o, trained, reference) for o in outcomes])
+    table = whole_table([table_row(problem, o, trained, reference, confidence) for o in outcomes])
     result = OdeCheck(
         verdict=verdict,
         reasons=(),
@@ -223,10 +224,6 @@ def _assemble(
         seconds=seconds,
     )
     return replace(result, reasons=tuple(reasons_for(result)))
-
-
-def interval_of_nan(confidence: float) -> Estimate:
-    return Estimate(math.nan, math.nan, math.nan, confidence)
 
 
 __all__ = ["check_ode", "test_solvers"]

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 from .check_outcomes import Measure, Outcome, Problem
 from .states import state_distance
@@ -23,17 +22,13 @@ from .stats import (
 IntervalAt = Callable[[float], Estimate]
 
 
-def labels_of(problem: Problem) -> torch.Tensor:
-    return problem.y.cpu()
-
-
 def interval_of(problem: Problem, first: Outcome, second: Outcome) -> IntervalAt:
     """The change of the answer from ``first`` (the solver judged) to ``second``, by the
     problem's measure: the accuracy drop, the share of changed predictions, the
     relative increase of the mean loss, or the mean state distance."""
     measure = problem.measure
     if measure is Measure.ACCURACY:
-        y = labels_of(problem)
+        y = problem.y.cpu()
         own, other = (first.answers == y).numpy(), (second.answers == y).numpy()
         return lambda c: paired_difference_interval(own, other, c)
     if measure is Measure.CHANGED:
@@ -77,7 +72,9 @@ def loss_increase_interval(
     return lambda c: percentile_interval(value, resampled, c)
 
 
-def table_row(problem: Problem, outcome: Outcome, trained: Outcome, reference: Outcome) -> dict:
+def table_row(
+    problem: Problem, outcome: Outcome, trained: Outcome, reference: Outcome, confidence: float
+) -> dict:
     """One solver's numbers: its answers, and how they differ from the training
     solver's and from the reference's."""
     row: dict[str, Any] = {
@@ -98,13 +95,13 @@ def table_row(problem: Problem, outcome: Outcome, trained: Outcome, reference: O
         return row
     row["finite"] = float(outcome.finite.double().mean())
     if problem.measure is Measure.ACCURACY:
-        row["accuracy"] = float((outcome.answers == labels_of(problem)).double().mean())
+        row["accuracy"] = float((outcome.answers == problem.y.cpu()).double().mean())
     if problem.measure is Measure.LOSS:
         row["loss"] = float(outcome.answers.mean())
     if trained.failed:
         return row
     if problem.measure is not Measure.DISTANCE:
-        change = interval_of(problem, trained, outcome)(0.95)
+        change = interval_of(problem, trained, outcome)(confidence)
         name = {Measure.ACCURACY: "drop", Measure.CHANGED: "changed_predictions"}.get(
             problem.measure, "loss_increase"
         )

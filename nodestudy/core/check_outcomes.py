@@ -23,7 +23,7 @@ from .errors import NodestudyError
 from .integrate import Solution, solve, solve_through
 from .scoring import Readout, predictions
 from .solvers import SolverSpec, TimeSpan, VectorField
-from .states import State, StateLayout, points_of, take
+from .states import State, StateLayout, first_tensor, points_of, take
 
 #: An adaptive test solve may take at most this many steps (then it counts as failed).
 MAX_ADAPTIVE_STEPS = 2000
@@ -142,7 +142,7 @@ class Problem:
         answers = self._answers(readouts, finite)
         per_sample = () if solver.is_fixed_step else self._nfe_per_sample(solver)
         seconds = time.perf_counter() - started
-        dtype = str(readouts_dtype(self.x)).replace("torch.", "")
+        dtype = str(first_tensor(self.x).dtype).replace("torch.", "")
         return Outcome(
             solver, role, all_paths, answers, sum(nfe) / len(nfe), seconds, None, per_sample, dtype
         )
@@ -199,10 +199,6 @@ class Problem:
         cast = tuple(c.double() for c in x) if isinstance(x, tuple) else x.double()
         times = None if self.times is None else self.times.double()
         return replace(self, x=cast, times=times)
-
-
-def readouts_dtype(x: State) -> torch.dtype:
-    return (x[0] if isinstance(x, tuple) else x).dtype
 
 
 def per_sample_losses(metric: Callable, pred, y, n: int) -> Tensor:

@@ -14,7 +14,7 @@ from .check_outcomes import NO_CLASS, Measure, Outcome, Problem, per_sample_loss
 from .errors import NodestudyError
 from .preflight import NOTE, Finding, left_unchanged, run_preflight
 from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec, TimeSpan
-from .states import StateLayout, points_of, take
+from .states import StateLayout, first_tensor, points_of, take
 
 FLOAT64 = Finding(
     "float64",
@@ -64,7 +64,7 @@ def problem_and_findings(settings: dict[str, Any], modules) -> tuple[Problem, li
     s = settings
     t_span = checked_span(s["t_span"])
     x, y, findings = placed_inputs(s["x"], s["y"], modules, s["device"], s["metric"])
-    like = x[0] if isinstance(x, tuple) else x
+    like = first_tensor(x)
     times = checked_times(s["t"], like.dtype, like.device)
     if times is not None:
         if t_span != (0.0, 1.0) and t_span != (float(times[0]), float(times[-1])):
@@ -102,7 +102,7 @@ def _classes(head, z: Any) -> int:
     """How many classes the head tells apart, refusing a head that does not give one
     row of logits per point."""
     logits = head(z)
-    n = len(z[0]) if isinstance(z, tuple) else len(z)
+    n = points_of(z)
     if not isinstance(logits, Tensor) or logits.dim() < 1 or logits.shape[0] != n:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise NodestudyError(

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from .errors import NodestudyError
 from .solvers import FIXED_STEP_METHODS, TimeSpan, VectorField, is_exact_torchdiffeq_grid
+from .states import first_tensor
 
 OK, NOTE, WARNING, PROBLEM = "ok", "note", "warning", "problem"
 
@@ -140,7 +141,7 @@ def inspect_modules(modules: list[nn.Module]) -> list[Finding]:
 def inspect_behaviour(func: VectorField, z0: Tensor, t_span: TimeSpan) -> list[Finding]:
     """Call the field on a few states: it must keep their shape, give the same output
     twice for the same input, and it may (noted) depend on t."""
-    like = z0[0] if isinstance(z0, tuple) else z0
+    like = first_tensor(z0)
     t0, t1 = (torch.tensor(t, dtype=like.dtype, device=like.device) for t in t_span)
     with torch.no_grad():
         first = func(t0, z0)
@@ -246,7 +247,6 @@ def run_preflight(
     """Every pre-flight finding for a field, its head and the training solver."""
     modules = modules_of(func, head)
     findings = inspect_modules(modules)
-    with left_unchanged(modules, z0[0] if isinstance(z0, tuple) else z0):
+    with left_unchanged(modules, first_tensor(z0)):
         findings += inspect_behaviour(func, z0, t_span)
-    like = z0[0] if isinstance(z0, tuple) else z0
-    return findings + inspect_solver(method, options, t_span, like.dtype)
+    return findings + inspect_solver(method, options, t_span, first_tensor(z0).dtype)

@@ -69,6 +69,12 @@ class StateLayout:
         return lambda t, z: self.flatten(func(t, self.unflatten(z)))
 
 
+def first_tensor(x: State) -> Tensor:
+    """The tensor of a state, or its first component: what its dtype and device are
+    read from."""
+    return x[0] if isinstance(x, tuple | list) else x
+
+
 def points_of(x: State) -> int:
     """The number of points (first axis) of a state or input."""
     return len(x[0]) if isinstance(x, tuple | list) else len(x)
