@@ -33,7 +33,8 @@ MAX_STEPS = 2**17
 
 def as_tensors(value: Any, name: str) -> Tensor | tuple[Tensor, ...]:
     """A tensor, or a tuple of them, from tensors or numpy arrays."""
-    if isinstance(value, tuple | list) and value and not np.isscalar(value[0]):
+    parts = (Tensor, np.ndarray)
+    if isinstance(value, tuple | list) and value and all(isinstance(v, parts) for v in value):
         return tuple(as_tensors(v, f"{name}[{i}]") for i, v in enumerate(value))
     if isinstance(value, Tensor):
         return value

@@ -181,8 +181,9 @@ def _verdict_reason(check: OdeCheck) -> str:
     if check.verdict == INVALID:
         if c.measure is not check.measure:  # only the end states are beyond
             return (
-                f"{lead}{change}, beyond {bound}: the answers agree, but the training solve "
-                "lies far from the ODE's solution, so at its training step it is not an ODE flow"
+                f"{lead}{change}, beyond {bound}: the answers stay within their limits, but "
+                "the training solve lies far from the ODE's solution, so at its training step "
+                "it is not an ODE flow"
             )
         flagged = ", ".join(_label(check, x) for x in beyond)
         return (
