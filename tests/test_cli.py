@@ -71,3 +71,37 @@ def test_train_three_minima_with_the_adjoint_method(cache_dir):
     trained = json.loads(result.stdout)
     assert trained["data"] == "three_minima" and trained["gradient"] == "adjoint"
     assert trained["nfe_forward"] == trained["nfe_backward"] == 8
+
+
+USER_MODEL = """
+import torch
+
+def checkable():
+    x = torch.linspace(-1, 1, 401)[:, None]
+    x = x[x.abs().squeeze() > 0.01]
+    return {"func": lambda t, z: -1.2785 * z, "x": x, "y": (x.abs() > 0.5).long().squeeze(),
+            "head": lambda z: 100 * torch.cat([0.139 - z.abs(), z.abs() - 0.139], 1),
+            "method": "euler", "options": {"step_size": 1.0}}
+"""
+
+
+def test_check_takes_a_users_model_by_name(tmp_path):
+    (tmp_path / "mymodels.py").write_text(USER_MODEL)
+    command = [sys.executable, "-m", "nodestudy", "check", "--model", "mymodels:checkable"]
+    result = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["run"] == "mymodels:checkable" and report["verdict"] == "invalid"
+    assert {"reasons", "comparisons", "table", "safe_steps"} <= set(report)
+    missing = subprocess.run(
+        [*command[:-1], "mymodels:nothing"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert missing.returncode == 2 and "cannot load" in missing.stderr
+    neither = subprocess.run(command[:4], capture_output=True, text=True, timeout=300)
+    assert neither.returncode == 2 and "one of them" in neither.stderr

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...core.adaptation_rules import NAMED_RULES
+from ...core.check import check_ode
 from ...core.errors import NodestudyError, TrainingDiverged
 from ...core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from ..analysis.evaluate import accuracy
@@ -28,6 +29,7 @@ from ..config import (
 )
 from ..data.datasets import load_dataset
 from ..experiments.plan import study_configs
+from ..experiments.textbook import load_user_model
 from ..runtime.devices import available_device
 from ..store.cache import RunCache
 from ..store.runs import open_run
@@ -67,11 +69,24 @@ def _train_study(args: argparse.Namespace) -> dict:
 
 
 def _check(args: argparse.Namespace) -> dict:
-    available_device(args.device)
+    if args.device is not None:
+        available_device(args.device)
+    if (args.run is None) == (args.model is None):
+        raise NodestudyError(
+            "check takes a run directory or --model package.module:function (one of them)"
+        )
+    if args.model is not None:
+        arguments = {
+            "drop_limit": args.drop_limit,
+            "confidence": args.confidence,
+            **({} if args.device is None else {"device": args.device}),
+            **load_user_model(args.model),
+        }
+        return {"run": args.model, **check_ode(**arguments).to_dict()}
     result = check_run(
         open_run(args.run),
         split=args.split,
-        device=args.device,
+        device=args.device or "cpu",
         drop_limit=args.drop_limit,
         confidence=args.confidence,
     )

@@ -112,9 +112,15 @@ def _add_evaluate(commands) -> None:
 
 def _add_check(commands) -> None:
     check = commands.add_parser(
-        "check", help="is a stored run's model an ODE? (validity check, see check_ode)"
+        "check",
+        help="is a stored run's model, or your own, an ODE? (validity check, see check_ode)",
     )
-    check.add_argument("run", help="a run directory, as printed by `nodestudy train`")
+    check.add_argument("run", nargs="?", help="a run directory, as printed by `nodestudy train`")
+    check.add_argument(
+        "--model",
+        help="your model instead of a run: 'package.module:function', the function "
+        "returning check_ode's keyword arguments (func, x, y, head, method, options, ...)",
+    )
     check.add_argument("--split", default="test", choices=("test", "train"))
     check.add_argument(
         "--drop-limit", type=float, default=0.03, help="accuracy drop that matters in practice"
@@ -122,7 +128,9 @@ def _add_check(commands) -> None:
     check.add_argument(
         "--confidence", type=float, default=0.95, help="level of the paired interval"
     )
-    check.add_argument("--device", default="cpu")
+    check.add_argument(
+        "--device", help="default: cpu for a run, the model's parameters' device for --model"
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object")
 
 

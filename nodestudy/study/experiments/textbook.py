@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -130,11 +132,13 @@ def load_user_model(spec: str) -> dict[str, Any]:
             f"model must look like 'package.module:function' (got {spec!r}); the function "
             "returns the keyword arguments of check_ode: func, x, y, head, method, options"
         )
+    if os.getcwd() not in sys.path:  # as `python -m` does: the user's own package
+        sys.path.insert(0, os.getcwd())
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as error:
         raise NodestudyError(
-            f"cannot load {spec!r} ({error}); is its package on the Python path of the kernel?"
+            f"cannot load {spec!r} ({error}); is its package importable from here (the current directory is on the path)?"
         ) from None
     arguments = function()
     if not isinstance(arguments, dict):
