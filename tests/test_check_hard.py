@@ -198,6 +198,8 @@ def test_a_tuple_state_as_a_cnf_has(method, step, verdict):
     options = {"method": method, "options": {"step_size": step}}
     assert check_ode(cnf, x, **options).verdict == verdict
     assert check_ode(cnf, x, metric=gaussian_nll, **options).verdict == verdict
+    over_time = check_ode(cnf, x, t=torch.linspace(0, 1, 5), **options)  # reproduced by odeint
+    assert over_time.verdict == verdict
 
 
 def test_a_linear_ode_over_a_time_grid_is_valid_and_its_reference_is_the_flow():

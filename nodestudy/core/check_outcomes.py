@@ -128,7 +128,7 @@ class Problem:
                         solution: Solution = solve_chunk(z0)
                         path = solution.trajectory
                         path = path if path is not None else solution.final[None]
-                        path, evaluations = self._flat(path), solution.nfe
+                        evaluations = solution.nfe  # flat already: see check._training_outcome
                     else:
                         path, evaluations = self.solve(z0, solver, limit)
                     readouts.append(self._readout(path))
@@ -146,9 +146,6 @@ class Problem:
         return Outcome(
             solver, role, all_paths, answers, sum(nfe) / len(nfe), seconds, None, per_sample, dtype
         )
-
-    def _flat(self, path: State) -> Tensor:
-        return self.layout.flatten(path) if self.layout.is_tuple else path
 
     def _readout(self, path: Tensor):
         """What the head makes of a chunk's solve: classes, or its raw output for the
