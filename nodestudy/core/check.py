@@ -50,6 +50,12 @@ NO_SHAPELY = Finding(
 )
 
 
+#: The state distance that matters where the states are the answer, and where a head
+#: or metric reads them (then only a solve that lands elsewhere, half the states'
+#: spread away, is no ODE solve: a fine euler grid's own error is a tenth of that).
+STATE_LIMIT, HEAD_STATE_LIMIT = 0.05, 0.5
+
+
 def check_ode(
     func: VectorField,
     x: Any,
@@ -66,7 +72,7 @@ def check_ode(
     encode: Readout | None = None,
     device: str | torch.device | None = None,
     drop_limit: float = 0.03,
-    state_limit: float = 0.05,
+    state_limit: float | None = None,
     loss_limit: float = 0.1,
     confidence: float = 0.95,
     reference_steps: int = 512,
@@ -98,11 +104,13 @@ def check_ode(
       predictions that change, same limit;
     - else the states, whose distance is measured in units of the spread of the
       reference's states (so translating or rescaling the state space changes
-      nothing), limit ``state_limit``.
+      nothing), limit ``state_limit`` (default 0.05).
 
     The verdict: "invalid" if some solver of equal or smaller error changes the answer
     beyond the limit (each solver with its own paired interval, Holm-corrected), or
-    if the training solver's states lie beyond ``state_limit`` from the reference's;
+    if the training solver's states lie beyond ``state_limit`` from the reference's
+    (where a head or metric gives the answer, the default is 0.5: half the states'
+    spread, a solve that lands elsewhere, not a step's own discretisation error);
     "valid" if every such interval lies within its limit and the reference has
     converged; "inconclusive" otherwise, or when the model breaks the ODE contract
     (dropout, batch norm in training mode, randomness). ``confidence`` is the
@@ -117,6 +125,8 @@ def check_ode(
     problem, findings = problem_and_findings(settings, modules)
     training = SolverSpec.from_torchdiffeq(method, options, rtol, atol, problem.t_span)
     checked_work(training, max_reference_steps)
+    if state_limit is None:
+        state_limit = STATE_LIMIT if problem.measure is Measure.DISTANCE else HEAD_STATE_LIMIT
     limits = dict(zip(Measure, (drop_limit, drop_limit, loss_limit, state_limit), strict=True))
     if any(f.status == PROBLEM for f in findings):  # per-point costs would measure noise
         problem = replace(problem, nfe_points=0)

@@ -182,7 +182,8 @@ def number(value: Any, name: str, low: float, high: float, *, whole: bool = Fals
 def check_settings(settings: dict[str, Any]) -> None:
     """The check's own numbers."""
     number(settings["drop_limit"], "drop_limit", 1e-9, 1 - 1e-9)
-    number(settings["state_limit"], "state_limit", 1e-12, math.inf)
+    if settings["state_limit"] is not None:
+        number(settings["state_limit"], "state_limit", 1e-12, math.inf)
     number(settings["loss_limit"], "loss_limit", 1e-12, math.inf)
     number(settings["confidence"], "confidence", 0.5 + 1e-9, 1 - 1e-9)
     number(settings["reference_steps"], "reference_steps", 4, MAX_STEPS, whole=True)
