@@ -77,7 +77,7 @@ def selected() -> NumericalMode:
     if name not in MODES:
         raise NodestudyError(
             f"{VARIABLE}={os.environ[VARIABLE]!r}: choose reproducible (the default: the same "
-            "bits on every x86 CPU from AVX2 up) or fast (torch's defaults, 10-30% faster)"
+            "bits on every x86 CPU from AVX2 up) or fast (torch's own code paths, faster)"
         )
     return MODES[name]
 
