@@ -5,6 +5,8 @@
 #   PROFILE      quick (default, minutes on 2 CPU cores) | paper (the paper's sizes) | smoke
 #   DEVICE       torch device the notebooks train on: cpu (default), cuda, cuda:1, ...
 #   JOBS         parallel training processes (default: number of cores)
+#   NUMERICS     reproducible (default: the same bits on every x86 CPU from AVX2 up) | fast
+#                (torch's own code paths; see README "Reproducible bit for bit")
 #   TORCH_SPEC   the torch requirement installed first (default: the CPU build torch==2.13.0)
 #   TORCH_INDEX  extra pip index for torch, e.g. a CUDA wheel index for GPU machines
 #   PYTHON       interpreter used to create .venv (default: python3)
@@ -15,6 +17,7 @@ TORCH_INDEX ?=
 PROFILE     ?= quick
 DEVICE      ?= cpu
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+NUMERICS    ?= $(or $(NODESTUDY_NUMERICS),reproducible)
 
 VENV      := .venv
 VPY       := $(VENV)/bin/python
@@ -29,6 +32,8 @@ EXECUTED  += build/$(PROFILE)/image_collapse_mnist5k.ipynb
 endif
 TRAINED   := build/$(PROFILE)/.trained
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
+# read by every process that imports nodestudy.study (the CLI, notebook kernels, workers)
+export NODESTUDY_NUMERICS = $(NUMERICS)
 
 .PHONY: all figures test test-base lint env clean clean-cache FORCE
 all: figures
@@ -58,7 +63,13 @@ figures: $(EXECUTED)
 # First every run the notebooks need, in one planned pass over both cores (costliest
 # first); the notebooks then find them in the cache (and train what they miss if run
 # alone).
-$(TRAINED): $(SOURCES) $(STAMP)
+# The numerical mode is part of the results' identity: changing NUMERICS reruns the
+# training pass (other runs come from the cache, keyed by mode) and the notebooks.
+build/$(PROFILE)/.numerics: FORCE
+	@mkdir -p $(@D)
+	@echo '$(NUMERICS)' | cmp -s - $@ || echo '$(NUMERICS)' > $@
+
+$(TRAINED): $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics
 	@mkdir -p $(@D)
 	$(VPY) -m nodestudy train-study --profile $(PROFILE) --jobs $(JOBS) --device $(DEVICE) \
 	    --notebooks $(NOTEBOOKS)
@@ -70,11 +81,11 @@ RUN_NOTEBOOK = $(VPY) -m nodestudy.study.cli.run_notebook --cwd notebooks -k pyt
 
 # One target per notebook; executed copies are build output. A notebook reruns when
 # it, the package or the profile changes; finished training runs come from the cache.
-build/$(PROFILE)/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP) | $(TRAINED)
+build/$(PROFILE)/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics | $(TRAINED)
 	@mkdir -p $(@D) figures
 	$(RUN_NOTEBOOK) $< $@
 
-build/$(PROFILE)/image_collapse_mnist5k.ipynb: notebooks/image_collapse.ipynb $(SOURCES) $(STAMP) | $(TRAINED)
+build/$(PROFILE)/image_collapse_mnist5k.ipynb: notebooks/image_collapse.ipynb $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics | $(TRAINED)
 	@mkdir -p $(@D) figures
 	$(RUN_NOTEBOOK) -p dataset mnist5k $< $@
 

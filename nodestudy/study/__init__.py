@@ -23,6 +23,11 @@ The names below are what notebooks and scripts use most:
 - :func:`load_ipython_extension`: ``%load_ext nodestudy.study`` prints errors as one line.
 """
 
+# ruff: noqa: E402 (the numerical mode is set first, before any module computes with torch)
+from .runtime import numerics as _numerics
+
+_numerics.apply()
+
 from ..core.solvers import SolverSpec
 from .analysis.collapse import analyse_collapse, critical_steps, mark_learned, reference_drop
 from .analysis.evaluate import accuracy, accuracy_table, trajectories

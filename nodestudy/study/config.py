@@ -4,7 +4,8 @@ config's canonical JSON hash is the run's key in the cache.
 
 Things that do not change the result beyond floating-point rounding (the torch
 device, whether seeds were trained together as an ensemble, the number of worker
-processes) are deliberately not part of the config.
+processes) are deliberately not part of the config. The numerical mode, which decides
+that rounding on CPUs, is part of the key (:meth:`TrainConfig.key`), not of the config.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..core.adaptation_rules import (
 from ..core.errors import NodestudyError
 from ..core.solvers import SolverSpec
 from .data import images
+from .runtime import numerics as numerics_mode
 
 __all__ = [
     "DEFAULT_TEST_METHOD",
@@ -39,7 +41,8 @@ __all__ = [
 ]
 
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
-RESULTS_VERSION = 1
+#: 2: runs are keyed by their numerical mode (``runtime/numerics.py``).
+RESULTS_VERSION = 2
 
 DATASETS = ("spheres", "three_minima", "digits", "mnist5k", "mnist", "cifar10")
 #: Image data sets and their (n_train, n_test) defaults: the whole of each split;
@@ -196,9 +199,15 @@ class TrainConfig:
         values["adaptation"] = adaptation_from_dict(values.get("adaptation"))
         return cls(**values)
 
-    def key(self) -> str:
-        """Hex digest of the canonical JSON: the run's identity in the cache."""
-        payload = {"results_version": RESULTS_VERSION, "config": self.to_dict()}
+    def key(self, numerics: str = numerics_mode.DEFAULT) -> str:
+        """Hex digest of the canonical JSON: the run's identity in the cache, for runs
+        trained in the numerical mode ``numerics`` (``runtime/numerics.py``): a run of
+        one mode is never served as the other's."""
+        payload = {
+            "results_version": RESULTS_VERSION,
+            "numerics": numerics,
+            "config": self.to_dict(),
+        }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

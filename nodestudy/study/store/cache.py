@@ -1,8 +1,10 @@
 """The cache of finished runs: one directory per training config, keyed by its hash.
 
 Every figure is computed from this cache, so an entry is *verified*, not trusted,
-before it is served (:func:`verify_run`): its config must be the one its key names,
-and its files complete and readable. A damaged entry is moved aside to
+before it is served (:func:`verify_run`): its config and numerical mode must be the
+ones its key names, and its files complete and readable. A cache serves only runs of
+the numerical mode this process computes in (``runtime/numerics.py``): the key holds
+the mode, and the run's metadata records it. A damaged entry is moved aside to
 ``.corrupt-<key>-<time>`` (kept for inspection, never served again) and the run is
 trained again; in a cache that cannot be written, the one-line error names the
 directory and the fix.
@@ -33,6 +35,7 @@ import torch
 from ...core.errors import NodestudyError
 from ...core.jsonsafe import json_safe
 from ..config import TrainConfig
+from ..runtime import numerics
 from .runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -60,10 +63,11 @@ def default_cache_root() -> Path:
     return Path(base) / "nodestudy" / "runs"
 
 
-def verify_run(path: Path, expected: TrainConfig | None = None) -> Run:
+def verify_run(path: Path, expected: TrainConfig | None = None, mode: str | None = None) -> Run:
     """Open a run directory and check it can be served: every file present and
-    readable, the config the key names (and ``expected``, if given), the weights
-    loadable and the history one row per iteration. Raises :class:`CorruptRun`."""
+    readable, the config and numerical mode the key names (and ``expected`` and
+    ``mode``, if given), the weights loadable and the history one row per iteration.
+    Raises :class:`CorruptRun`."""
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise CorruptRun(f"{path} is incomplete (missing {', '.join(missing)})")
@@ -71,8 +75,15 @@ def verify_run(path: Path, expected: TrainConfig | None = None) -> Run:
         run = open_run(path)
     except NodestudyError as error:
         raise CorruptRun(str(error)) from None
-    if run.config.key()[:24] != path.name or (expected is not None and run.config != expected):
+    recorded = run.metrics.get("numerics")
+    if not isinstance(recorded, dict) or recorded.get("mode") not in numerics.MODES:
+        raise CorruptRun(f"{path}: metrics.json records no numerical mode")
+    if run.config.key(recorded["mode"])[:24] != path.name or (
+        expected is not None and run.config != expected
+    ):
         raise CorruptRun(f"{path} holds the run of another config")
+    if mode is not None and recorded["mode"] != mode:
+        raise CorruptRun(f"{path} holds a run of the {recorded['mode']} numerical mode")
     try:
         torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated zip, or not a checkpoint at all
@@ -86,14 +97,17 @@ def verify_run(path: Path, expected: TrainConfig | None = None) -> Run:
 
 
 class RunCache:
-    """Finished runs on disk, looked up by config."""
+    """Finished runs on disk, looked up by config, of the numerical mode this process
+    computes in (a one-line error if it computes in none: torch ran before
+    :mod:`nodestudy.study` was imported)."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_root()
+        self.numerics = numerics.in_effect().name
         self._verified: dict[Path, float] = {}
 
     def path(self, config: TrainConfig) -> Path:
-        return self.root / config.key()[:24]
+        return self.root / config.key(self.numerics)[:24]
 
     def get(self, config: TrainConfig) -> Run | None:
         """The stored run of ``config``, verified; None when there is none (a damaged
@@ -105,7 +119,7 @@ class RunCache:
         if self._verified.get(path) == stamp:
             return open_run(path)
         try:
-            run = verify_run(path, config)
+            run = verify_run(path, config, self.numerics)
         except CorruptRun as error:
             self._quarantine(path, str(error))
             return None
@@ -146,6 +160,11 @@ class RunCache:
     def put(self, member: TrainedMember) -> Run:
         """Store a finished run atomically; an existing entry wins and is kept."""
         final = self.path(member.config)
+        if member.metrics["numerics"]["mode"] != self.numerics:
+            raise NodestudyError(
+                f"a run trained in the {member.metrics['numerics']['mode']} numerical mode "
+                f"cannot be stored as a {self.numerics} one"
+            )
         if (existing := self.get(member.config)) is not None:
             return existing
         self.root.mkdir(parents=True, exist_ok=True)
@@ -169,7 +188,8 @@ class RunCache:
         return open_run(final)
 
     def runs(self) -> list[Run]:
-        """Every finished run in the cache that verifies (damaged ones are skipped)."""
+        """Every finished run of this mode in the cache that verifies (damaged ones,
+        and runs of the other mode, are skipped)."""
         if not self.root.is_dir():
             return []
         found = []
@@ -177,7 +197,7 @@ class RunCache:
             if path.name.startswith(".") or not path.is_dir():
                 continue
             try:
-                found.append(verify_run(path))
+                found.append(verify_run(path, mode=self.numerics))
             except CorruptRun:
                 continue
         return found

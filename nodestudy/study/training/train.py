@@ -24,6 +24,7 @@ from ..analysis.evaluate import accuracy
 from ..config import TrainConfig
 from ..data.datasets import EpochBatches, load_dataset
 from ..models import ODEClassifier, member_generators
+from ..runtime import numerics
 from ..store.runs import TrainedMember
 from .run_adapter import adapter_for, probe_split
 from .train_log import IterationLog as _IterationLog
@@ -80,6 +81,7 @@ class _EnsembleTraining:
 
     def __init__(self, configs: Sequence[TrainConfig], device: str | torch.device) -> None:
         self.configs, self.device = configs, device
+        self.numerics = numerics.record()  # fails now, not after training, if not in effect
         config = self.config = configs[0]
         self.seeds = seeds = [c.seed for c in configs]
         self.data = data = load_dataset(config.data)
@@ -200,6 +202,7 @@ class _EnsembleTraining:
                 "ensemble_size": len(seeds),
                 "device": str(self.device),
                 "torch_version": torch.__version__,
+                "numerics": self.numerics,
             }
             members.append(
                 TrainedMember(
