@@ -59,14 +59,21 @@ def plot_check(check, ax=None, name: str | None = None):
 
 
 def verdict_line(check) -> str:
-    """The verdict with its estimate, interval, limit and training solver."""
-    e = check.estimate
-    number = "{:.3f}" if check.measure in ("accuracy drop", "changed predictions") else "{:.3g}"
-    line = f"{check.verdict.upper()}: {check.measure.value} {number.format(e.value)}"
+    """The verdict with the comparison that decides it (its estimate, interval and
+    limit) and the training solver."""
+    from .check_decision import deciding
+
+    c = deciding(check.comparisons, check.verdict, check.measure)
+    e, limit, measure = (
+        (c.estimate, c.limit, c.measure) if c else (check.estimate, check.limit, check.measure)
+    )
+    number = "{:.3f}" if measure in ("accuracy drop", "changed predictions") else "{:.3g}"
+    where = f" under {c.solver.label()}" if c else ""
+    line = f"{check.verdict.upper()}: {measure.value} {number.format(e.value)}{where}"
     if math.isfinite(e.low):
         low, high = number.format(e.low), number.format(e.high)
         line += f" ({e.confidence:.0%} interval {low} to {high})"
-    return line + f", limit {check.limit:g}; training solver {check.training.label()}"
+    return line + f", limit {limit:g}; training solver {check.training.label()}"
 
 
 def _x_axis(ax, fixed: bool) -> None:
