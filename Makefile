@@ -18,6 +18,7 @@ PROFILE     ?= quick
 DEVICE      ?= cpu
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 NUMERICS    ?= $(or $(NODESTUDY_NUMERICS),reproducible)
+NUMERICS    := $(NUMERICS)
 
 VENV      := .venv
 VPY       := $(VENV)/bin/python
@@ -33,7 +34,7 @@ endif
 TRAINED   := build/$(PROFILE)/.trained
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
 # read by every process that imports nodestudy.study (the CLI, notebook kernels, workers)
-export NODESTUDY_NUMERICS = $(NUMERICS)
+export NODESTUDY_NUMERICS := $(NUMERICS)
 
 .PHONY: all figures test test-base lint env clean clean-cache FORCE
 all: figures
