@@ -2,6 +2,7 @@
 data files and checkpoints, failing solvers. Each test injects one fault and checks
 that nothing is lost, nothing wrong is served and no code runs."""
 
+import argparse
 import gzip
 import json
 import os
@@ -20,6 +21,7 @@ import nodestudy.study.store.runs
 from nodestudy import NodestudyError, SolverSpec
 from nodestudy.study import DataConfig, RunCache, TrainConfig, load_dataset
 from nodestudy.study.analysis.evaluate import accuracy_table
+from nodestudy.study.cli.main import _check, _evaluate
 from nodestudy.study.data.images import load_cifar10, load_mnist, read_idx
 from nodestudy.study.store.cache import CORRUPT_PREFIX, verify_run
 from nodestudy.study.training.sweep import train_runs
@@ -66,9 +68,75 @@ def swap_config(run):
     (run.directory / "config.json").write_text(json.dumps(other))
 
 
-@pytest.mark.parametrize(
-    "damage", [damage_weights, drop_history, break_metrics, shorten_history, swap_config]
-)
+def edit_config(**changes):
+    def edit(run):
+        raw = json.loads((run.directory / "config.json").read_text())
+        for dotted, value in changes.items():
+            part, name = dotted.split(".")
+            raw[part][name] = value
+        (run.directory / "config.json").write_text(json.dumps(raw))
+
+    edit.__name__ = "edit_" + "_".join(changes).replace(".", "_")
+    return edit
+
+
+def edit_weights(change):
+    def edit(run):
+        weights = torch.load(run.directory / "weights.pt", weights_only=True)
+        torch.save(change(weights), run.directory / "weights.pt")
+
+    edit.__name__ = change.__name__
+    return edit
+
+
+def renamed_keys(weights):
+    return {name.upper(): value for name, value in weights.items()}
+
+
+def nan_weights(weights):
+    return {**weights, "w2": torch.full_like(weights["w2"], float("nan"))}
+
+
+def wider_weights(weights):
+    return {**weights, "b1": torch.zeros(len(weights["b1"]) + 1)}
+
+
+def write_file(name, text):
+    def write(run):
+        (run.directory / name).write_text(text)
+
+    write.__name__ = f"write_{name}_{text[:8]}"
+    return write
+
+
+def garbage_history(run):
+    rows = (run.directory / "history.csv").read_text().count("\n")
+    (run.directory / "history.csv").write_text(
+        "\n".join(["x;y", *["\x01,2,,"] * (rows - 1)]) + "\n"
+    )
+
+
+#: One line per kind of damage: a cache entry so damaged is never served.
+DAMAGES = [
+    damage_weights,
+    drop_history,
+    break_metrics,
+    shorten_history,
+    swap_config,
+    garbage_history,
+    edit_config(**{"solver.steps": 64}),
+    edit_config(**{"model.hidden_channels": 8}),
+    edit_weights(renamed_keys),
+    edit_weights(nan_weights),
+    edit_weights(wider_weights),
+    write_file("metrics.json", "{}"),
+    write_file("metrics.json", ""),
+    write_file("metrics.json", '{"train_accuracy": null, "test_accuracy": 0.5, "diverged": false}'),
+    write_file("metrics.json", "[1, 2]"),
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=lambda damage: damage.__name__)
 def test_a_damaged_entry_is_moved_aside_and_trained_again_not_served(cache_dir, damage):
     run = stored(cache_dir)
     damage(run)
@@ -101,6 +169,25 @@ def test_evaluating_a_damaged_run_directly_says_so_in_one_line(cache_dir):
     result = run_cli("evaluate", str(run.directory))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "unreadable" in result.stderr
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=lambda damage: damage.__name__)
+@pytest.mark.parametrize("command", [_evaluate, _check])
+def test_a_damaged_run_passed_by_hand_is_refused_not_scored(cache_dir, damage, command):
+    run = stored(cache_dir)
+    damage(run)
+    arguments = argparse.Namespace(
+        run=str(run.directory),
+        solver=None,
+        steps=None,
+        tol=None,
+        split="test",
+        device="cpu",
+        drop_limit=0.03,
+        confidence=0.95,
+    )
+    with pytest.raises(NodestudyError, match="delete the directory and train the run again"):
+        command(arguments)
 
 
 def test_a_corrupt_score_memo_is_recomputed_and_rewritten(cache_dir):

@@ -29,8 +29,7 @@ from ..config import (
 from ..data.datasets import load_dataset
 from ..experiments.plan import study_configs
 from ..runtime.devices import available_device
-from ..store.cache import RunCache
-from ..store.runs import open_run
+from ..store.cache import RunCache, open_verified
 from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
 from .parser import build_parser
@@ -69,7 +68,7 @@ def _train_study(args: argparse.Namespace) -> dict:
 def _check(args: argparse.Namespace) -> dict:
     available_device(args.device)
     result = check_run(
-        open_run(args.run),
+        open_verified(args.run),
         split=args.split,
         device=args.device,
         drop_limit=args.drop_limit,
@@ -169,7 +168,7 @@ def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
-    run = open_run(args.run)
+    run = open_verified(args.run)
     if run.diverged:
         raise TrainingDiverged(
             f"run {run.directory} diverged during training (iteration "

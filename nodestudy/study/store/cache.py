@@ -33,6 +33,7 @@ import torch
 from ...core.errors import NodestudyError
 from ...core.jsonsafe import json_safe
 from ..config import TrainConfig
+from .integrity import check_contents
 from .runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -72,17 +73,37 @@ def verify_run(path: Path, expected: TrainConfig | None = None) -> Run:
     except NodestudyError as error:
         raise CorruptRun(str(error)) from None
     if run.config.key()[:24] != path.name or (expected is not None and run.config != expected):
-        raise CorruptRun(f"{path} holds the run of another config")
+        raise CorruptRun(
+            f"{path} holds the run of another config (config.json is not the config its "
+            "name, the config's key, stands for)"
+        )
     try:
-        torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        weights = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated zip, or not a checkpoint at all
         raise CorruptRun(f"{path}: weights.pt is unreadable ({type(error).__name__})") from None
+    try:
+        check_contents(path, run.config, run.metrics, weights)
+    except NodestudyError as error:
+        raise CorruptRun(str(error)) from None
     rows = (path / HISTORY_FILE).read_bytes().count(b"\n") - 1
     if rows != run.config.iterations:
         raise CorruptRun(
             f"{path}: history.csv has {rows} rows for {run.config.iterations} iterations"
         )
     return run
+
+
+def open_verified(directory: str | Path) -> Run:
+    """A run directory passed in by hand (``nodestudy evaluate DIR``), verified as a
+    cache entry is; a damaged one is refused in one line, never scored."""
+    path = Path(directory)
+    open_run(path)  # "does not exist" / "holds no finished run" first
+    try:
+        return verify_run(path)
+    except CorruptRun as error:
+        raise NodestudyError(
+            f"{error}; it is not served: delete the directory and train the run again"
+        ) from None
 
 
 class RunCache:

@@ -170,7 +170,10 @@ def open_run(directory: str | Path) -> Run:
             "directory and train the run again"
         ) from None
     if not isinstance(metrics, dict):
-        raise NodestudyError(f"{path} holds a damaged run (metrics.json is not an object)")
+        raise NodestudyError(
+            f"{path} holds a damaged run (metrics.json is not an object); delete the "
+            "directory and train the run again"
+        )
     return Run(directory=path, config=config, metrics=metrics)
 
 
