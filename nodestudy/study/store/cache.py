@@ -19,6 +19,7 @@ The cache root is ``$NODESTUDY_CACHE``, else ``$XDG_CACHE_HOME/nodestudy/runs``
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ from .runs import (
     current_umask,
     open_run,
 )
+from .space import reported_full_disk
 
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, METRICS_FILE)
 PARTIAL_PREFIX, CORRUPT_PREFIX = ".partial-", ".corrupt-"
@@ -169,16 +171,16 @@ class RunCache:
         final = self.path(member.config)
         if (existing := self.get(member.config)) is not None:
             return existing
+        files = _serialised(member)
+        need = sum(len(content) for content in files.values())
         self.root.mkdir(parents=True, exist_ok=True)
         prefix = f"{PARTIAL_PREFIX}{final.name}-{socket.gethostname()}-{os.getpid()}-"
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+        staging = None
         try:
-            (staging / CONFIG_FILE).write_text(json.dumps(member.config.to_dict(), indent=2))
-            torch.save(member.weights, staging / WEIGHTS_FILE)
-            torch.save(member.snapshots, staging / SNAPSHOTS_FILE)
-            member.history.to_csv(staging / HISTORY_FILE, index=False)
-            metrics = json.dumps(json_safe(member.metrics), indent=2, allow_nan=False)
-            (staging / METRICS_FILE).write_text(metrics)
+            with reported_full_disk(self.root, need, "a finished run"):
+                staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+                for name, content in files.items():
+                    (staging / name).write_bytes(content)
             staging.chmod(0o777 & ~current_umask())
             try:
                 staging.rename(final)
@@ -186,7 +188,8 @@ class RunCache:
                 if self.get(member.config) is None:  # not a lost race: a real error
                     raise
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         return open_run(final)
 
     def runs(self) -> list[Run]:
@@ -219,6 +222,22 @@ class RunCache:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
         return removed
+
+
+def _serialised(member: TrainedMember) -> dict[str, bytes]:
+    """A run's files as bytes, made before anything is written: a full disk then
+    shows as the OSError of a plain write, not as a torch serialiser's own error."""
+    weights, snapshots = io.BytesIO(), io.BytesIO()
+    torch.save(member.weights, weights)
+    torch.save(member.snapshots, snapshots)
+    metrics = json.dumps(json_safe(member.metrics), indent=2, allow_nan=False)
+    return {
+        CONFIG_FILE: json.dumps(member.config.to_dict(), indent=2).encode(),
+        WEIGHTS_FILE: weights.getvalue(),
+        SNAPSHOTS_FILE: snapshots.getvalue(),
+        HISTORY_FILE: member.history.to_csv(index=False).encode(),
+        METRICS_FILE: metrics.encode(),
+    }
 
 
 def _alive(pid: int) -> bool:

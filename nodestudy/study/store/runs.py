@@ -31,6 +31,7 @@ from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
+from .space import reported_full_disk
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
@@ -116,8 +117,17 @@ class Run:
                 stacklevel=2,
             )
             return
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(merged, file, indent=0, sort_keys=True)
+        content = json.dumps(merged, indent=0, sort_keys=True).encode()
+        try:
+            with (
+                reported_full_disk(self.directory, len(content), "the score memo"),
+                os.fdopen(descriptor, "wb") as file,
+            ):
+                file.write(content)
+        except NodestudyError as full:
+            os.unlink(staging)
+            warnings.warn(f"nodestudy: {full}; scores are computed, not memoised", stacklevel=2)
+            return
         os.chmod(staging, 0o666 & ~current_umask())
         os.replace(staging, self.directory / SCORES_FILE)
 
