@@ -9,6 +9,7 @@ import os
 import pickle
 import socket
 import stat
+import struct
 
 import numpy as np
 import pytest
@@ -382,3 +383,87 @@ def test_runs_trained_on_other_files_have_other_keys(tmp_path, monkeypatch):
 def test_generated_data_keeps_its_keys_without_a_fingerprint():
     assert "files" not in config().to_dict()["data"]
     assert torch.equal(load_dataset(DataConfig()).y_test, load_dataset(DataConfig()).y_test)
+
+
+# -- data values checked on load: one line per kind of bad file ------------------------
+
+IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i2"): 0x0B, np.dtype(">f4"): 0x0D}
+
+
+def write_typed_idx(path, array):
+    """An IDX file of the array's own type (uint8, int16 or float32), uncompressed."""
+    array = np.asarray(array)
+    header = bytes([0, 0, IDX_CODES[array.dtype], array.ndim])
+    path.write_bytes(header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
+
+
+def nan_pixels():
+    images = np.zeros((20, 28, 28), dtype=">f4")
+    images[3, 4, 5] = np.nan
+    return "t10k-images-idx3-ubyte", images
+
+
+def huge_pixels():
+    return "t10k-images-idx3-ubyte", np.full((20, 28, 28), 4000, dtype=">i2")
+
+
+def tiny_images():
+    return "t10k-images-idx3-ubyte", np.zeros((20, 1, 1), dtype=np.uint8)
+
+
+def nan_labels():
+    labels = np.zeros(20, dtype=">f4")
+    labels[0] = np.nan
+    return "t10k-labels-idx1-ubyte", labels
+
+
+def fractional_labels():
+    return "t10k-labels-idx1-ubyte", np.full(20, 4.7, dtype=">f4")
+
+
+@pytest.mark.parametrize(
+    ("bad_file", "message"),
+    [
+        (nan_pixels, "NaN or infinite pixels"),
+        (huge_pixels, "outside 0..255"),
+        (tiny_images, "1x1, not 28x28"),
+        (nan_labels, "NaN or infinite"),
+        (fractional_labels, "fractions"),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[:20],
+)
+def test_mnist_files_with_wrong_values_are_refused_naming_the_file(tmp_path, bad_file, message):
+    fake_mnist(tmp_path, gz=False)
+    name, array = bad_file()
+    write_typed_idx(tmp_path / name, array)
+    with pytest.raises(NodestudyError, match=message) as refusal:
+        load_mnist(tmp_path)
+    assert name in str(refusal.value) and "original download" in str(refusal.value)
+
+
+@pytest.mark.parametrize("labels", [{"a": 1}, "0123", 7])
+def test_cifar10_labels_that_are_not_a_list_are_refused(tmp_path, labels):
+    fake_cifar10(tmp_path)
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    images = np.zeros((8, 3072), dtype=np.uint8)
+    batch.write_bytes(pickle.dumps({b"data": images, b"labels": labels}, protocol=2))
+    with pytest.raises(NodestudyError, match="test_batch: labels are a"):
+        load_cifar10(tmp_path)
+
+
+def test_a_gzip_file_that_inflates_beyond_its_header_is_refused_unread(tmp_path):
+    bomb = tmp_path / "bomb.gz"
+    header = bytes([0, 0, 0x08, 1]) + struct.pack(">I", 10)
+    with gzip.open(bomb, "wb") as file:
+        file.write(header + bytes(10))
+        for _ in range(64):
+            file.write(bytes(2**20))  # 64 MiB more than the header promises
+    with pytest.raises(NodestudyError, match=r"promises shape \(10,\) \(10 bytes\) but more"):
+        read_idx(bomb)
+
+
+def test_a_header_promising_more_than_memory_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge-idx"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**30, 28, 28))
+    with pytest.raises(NodestudyError, match="GiB"):
+        read_idx(path)
