@@ -78,7 +78,7 @@ def test_a_container_limit_below_a_runs_need_is_refused_naming_the_container(
     limit = tmp_path / "memory.max"
     limit.write_text(str(64 * 2**20))
     monkeypatch.setattr(memory, "CGROUP_LIMIT_FILES", (limit,))
-    with pytest.raises(NodestudyError, match="its container allows 0.1 GiB"):
+    with pytest.raises(NodestudyError, match=r"its container allows 0\.1 GiB"):
         train_runs([config(steps=1000, iterations=5)], progress=False)
 
 
