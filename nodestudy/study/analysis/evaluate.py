@@ -31,7 +31,7 @@ def accuracy_with_nfe(
     vector-field evaluations that took (summed over chunks of ``chunk_size``): the
     core's scoring (:func:`nodestudy.core.scoring.accuracy_with_nfe`) applied to the
     ensemble. Returns a tensor of shape (members,) and an int."""
-    require_bounded(solver, f"scoring with {solver.label()}")
+    require_bounded(solver, "scoring")
     device = model.w1.device
     try:
         return scoring.accuracy_with_nfe(

@@ -141,7 +141,7 @@ def require_bounded(solver: SolverSpec, what: str, *, tested: bool = False) -> N
         limit = MAX_STEPS // 8 if tested else MAX_STEPS
         if solver.steps > limit:
             raise NodestudyError(
-                f"{what} with {solver.steps:,} steps is more than the {limit:,} a solve may "
+                f"{what} with {solver.label()} is more than the {limit:,} steps a solve may "
                 f"take{' (it is tested at up to 8 times its steps)' if tested else ''}; use "
                 f"--steps {limit:,} or fewer"
             )

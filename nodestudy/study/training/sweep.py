@@ -76,11 +76,11 @@ def train_runs(
         cache.clean_partials()
         available_device(device)
         for config in missing:
-            require_bounded(config.solver, f"training with {config.solver.label()}", tested=True)
+            require_bounded(config.solver, "training", tested=True)
             if config.adaptation is not None and hasattr(config.adaptation, "max_steps"):
                 require_bounded(
                     SolverSpec(config.solver.method, config.adaptation.max_steps),
-                    "adapted training (max_steps)",
+                    "adapted training (its max_steps)",
                     tested=True,
                 )
         require_memory(ensemble_groups(missing))
