@@ -36,6 +36,8 @@ CLI_CASES = [
     (["train", "--solver", "rk4"], "needs --steps"),
     (["train", "--solver", "dopri5", "--tol", "0", "--iters", "5"], "tolerance"),
     (["train", "--solver", "dopri5", "--tol", "nan", "--iters", "5"], "tolerance"),
+    (["train", "--solver", "dopri5", "--tol", "inf", "--iters", "5"], "finite number"),
+    (["train", "--solver", "dopri5", "--tol", "1e-300", "--iters", "2", "--json"], "larger --tol"),
     (["train", "--solver", "euler", "--steps", "2", "--tol", "1e-3"], "takes no tolerance"),
     (["train", "--solver", "dopri5", "--steps", "3"], "tolerance"),
     (["train", "--data", "moons", "--steps", "2"], "unknown data set"),

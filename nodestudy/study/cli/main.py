@@ -98,10 +98,10 @@ def _train(args: argparse.Namespace) -> dict:
     cached = cache.get(config) is not None
     (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
     if run.diverged:
+        reason = run.metrics.get("diverged_reason") or "non-finite loss"
         raise TrainingDiverged(
             f"training diverged at iteration {run.metrics['diverged_at_iteration']} "
-            f"({run.metrics.get('diverged_reason') or 'non-finite loss'}); the run is stored "
-            f"at {run.directory}; try a smaller --lr, more --steps or a tighter --tol"
+            f"({reason}); the run is stored at {run.directory}; {_divergence_fix(reason)}"
         )
     return {
         "run": str(run.directory),
@@ -129,6 +129,14 @@ def _train(args: argparse.Namespace) -> dict:
             )
         },
     }
+
+
+def _divergence_fix(reason: str) -> str:
+    """What to change after a divergence: a tolerance the solver cannot reach wants a
+    larger one; a loss that blew up wants a gentler step."""
+    if "underflow" in reason:
+        return "the solver cannot reach this tolerance: use a larger --tol"
+    return "try a smaller --lr, more --steps or a tighter --tol"
 
 
 def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec]:
