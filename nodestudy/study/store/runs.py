@@ -31,7 +31,7 @@ from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
-from .space import reported_full_disk
+from .space import NO_ROOM, reported_full_disk
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
@@ -111,9 +111,10 @@ class Run:
         merged = {**self.scores(), **scores}
         try:
             descriptor, staging = tempfile.mkstemp(prefix=".scores-", dir=self.directory)
-        except OSError:
+        except OSError as error:
+            why = "is full" if error.errno in NO_ROOM else "is read-only"
             warnings.warn(
-                f"nodestudy: {self.directory} is read-only; scores are computed, not memoised",
+                f"nodestudy: {self.directory} {why}; scores are computed, not memoised",
                 stacklevel=2,
             )
             return
