@@ -2,12 +2,14 @@
 data files and checkpoints, failing solvers. Each test injects one fault and checks
 that nothing is lost, nothing wrong is served and no code runs."""
 
+import argparse
 import gzip
 import json
 import os
 import pickle
 import socket
 import stat
+import struct
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ import nodestudy.study.store.runs
 from nodestudy import NodestudyError, SolverSpec
 from nodestudy.study import DataConfig, RunCache, TrainConfig, load_dataset
 from nodestudy.study.analysis.evaluate import accuracy_table
+from nodestudy.study.cli.main import _check, _evaluate
 from nodestudy.study.data.images import load_cifar10, load_mnist, read_idx
 from nodestudy.study.store.cache import CORRUPT_PREFIX, verify_run
 from nodestudy.study.training.sweep import train_runs
@@ -66,9 +69,75 @@ def swap_config(run):
     (run.directory / "config.json").write_text(json.dumps(other))
 
 
-@pytest.mark.parametrize(
-    "damage", [damage_weights, drop_history, break_metrics, shorten_history, swap_config]
-)
+def edit_config(**changes):
+    def edit(run):
+        raw = json.loads((run.directory / "config.json").read_text())
+        for dotted, value in changes.items():
+            part, name = dotted.split(".")
+            raw[part][name] = value
+        (run.directory / "config.json").write_text(json.dumps(raw))
+
+    edit.__name__ = "edit_" + "_".join(changes).replace(".", "_")
+    return edit
+
+
+def edit_weights(change):
+    def edit(run):
+        weights = torch.load(run.directory / "weights.pt", weights_only=True)
+        torch.save(change(weights), run.directory / "weights.pt")
+
+    edit.__name__ = change.__name__
+    return edit
+
+
+def renamed_keys(weights):
+    return {name.upper(): value for name, value in weights.items()}
+
+
+def nan_weights(weights):
+    return {**weights, "w2": torch.full_like(weights["w2"], float("nan"))}
+
+
+def wider_weights(weights):
+    return {**weights, "b1": torch.zeros(len(weights["b1"]) + 1)}
+
+
+def write_file(name, text):
+    def write(run):
+        (run.directory / name).write_text(text)
+
+    write.__name__ = f"write_{name}_{text[:8]}"
+    return write
+
+
+def garbage_history(run):
+    rows = (run.directory / "history.csv").read_text().count("\n")
+    (run.directory / "history.csv").write_text(
+        "\n".join(["x;y", *["\x01,2,,"] * (rows - 1)]) + "\n"
+    )
+
+
+#: One line per kind of damage: a cache entry so damaged is never served.
+DAMAGES = [
+    damage_weights,
+    drop_history,
+    break_metrics,
+    shorten_history,
+    swap_config,
+    garbage_history,
+    edit_config(**{"solver.steps": 64}),
+    edit_config(**{"model.hidden_channels": 8}),
+    edit_weights(renamed_keys),
+    edit_weights(nan_weights),
+    edit_weights(wider_weights),
+    write_file("metrics.json", "{}"),
+    write_file("metrics.json", ""),
+    write_file("metrics.json", '{"train_accuracy": null, "test_accuracy": 0.5, "diverged": false}'),
+    write_file("metrics.json", "[1, 2]"),
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=lambda damage: damage.__name__)
 def test_a_damaged_entry_is_moved_aside_and_trained_again_not_served(cache_dir, damage):
     run = stored(cache_dir)
     damage(run)
@@ -101,6 +170,26 @@ def test_evaluating_a_damaged_run_directly_says_so_in_one_line(cache_dir):
     result = run_cli("evaluate", str(run.directory))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "unreadable" in result.stderr
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=lambda damage: damage.__name__)
+@pytest.mark.parametrize("command", [_evaluate, _check])
+def test_a_damaged_run_passed_by_hand_is_refused_not_scored(cache_dir, damage, command):
+    run = stored(cache_dir)
+    damage(run)
+    arguments = argparse.Namespace(
+        run=str(run.directory),
+        model=None,
+        solver=None,
+        steps=None,
+        tol=None,
+        split="test",
+        device="cpu",
+        drop_limit=0.03,
+        confidence=0.95,
+    )
+    with pytest.raises(NodestudyError, match="delete the directory and train the run again"):
+        command(arguments)
 
 
 def test_a_corrupt_score_memo_is_recomputed_and_rewritten(cache_dir):
@@ -295,3 +384,87 @@ def test_runs_trained_on_other_files_have_other_keys(tmp_path, monkeypatch):
 def test_generated_data_keeps_its_keys_without_a_fingerprint():
     assert "files" not in config().to_dict()["data"]
     assert torch.equal(load_dataset(DataConfig()).y_test, load_dataset(DataConfig()).y_test)
+
+
+# -- data values checked on load: one line per kind of bad file ------------------------
+
+IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i2"): 0x0B, np.dtype(">f4"): 0x0D}
+
+
+def write_typed_idx(path, array):
+    """An IDX file of the array's own type (uint8, int16 or float32), uncompressed."""
+    array = np.asarray(array)
+    header = bytes([0, 0, IDX_CODES[array.dtype], array.ndim])
+    path.write_bytes(header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
+
+
+def nan_pixels():
+    images = np.zeros((20, 28, 28), dtype=">f4")
+    images[3, 4, 5] = np.nan
+    return "t10k-images-idx3-ubyte", images
+
+
+def huge_pixels():
+    return "t10k-images-idx3-ubyte", np.full((20, 28, 28), 4000, dtype=">i2")
+
+
+def tiny_images():
+    return "t10k-images-idx3-ubyte", np.zeros((20, 1, 1), dtype=np.uint8)
+
+
+def nan_labels():
+    labels = np.zeros(20, dtype=">f4")
+    labels[0] = np.nan
+    return "t10k-labels-idx1-ubyte", labels
+
+
+def fractional_labels():
+    return "t10k-labels-idx1-ubyte", np.full(20, 4.7, dtype=">f4")
+
+
+@pytest.mark.parametrize(
+    ("bad_file", "message"),
+    [
+        (nan_pixels, "NaN or infinite pixels"),
+        (huge_pixels, "outside 0..255"),
+        (tiny_images, "1x1, not 28x28"),
+        (nan_labels, "NaN or infinite"),
+        (fractional_labels, "fractions"),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[:20],
+)
+def test_mnist_files_with_wrong_values_are_refused_naming_the_file(tmp_path, bad_file, message):
+    fake_mnist(tmp_path, gz=False)
+    name, array = bad_file()
+    write_typed_idx(tmp_path / name, array)
+    with pytest.raises(NodestudyError, match=message) as refusal:
+        load_mnist(tmp_path)
+    assert name in str(refusal.value) and "original download" in str(refusal.value)
+
+
+@pytest.mark.parametrize("labels", [{"a": 1}, "0123", 7])
+def test_cifar10_labels_that_are_not_a_list_are_refused(tmp_path, labels):
+    fake_cifar10(tmp_path)
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    images = np.zeros((8, 3072), dtype=np.uint8)
+    batch.write_bytes(pickle.dumps({b"data": images, b"labels": labels}, protocol=2))
+    with pytest.raises(NodestudyError, match="test_batch: labels are a"):
+        load_cifar10(tmp_path)
+
+
+def test_a_gzip_file_that_inflates_beyond_its_header_is_refused_unread(tmp_path):
+    bomb = tmp_path / "bomb.gz"
+    header = bytes([0, 0, 0x08, 1]) + struct.pack(">I", 10)
+    with gzip.open(bomb, "wb") as file:
+        file.write(header + bytes(10))
+        for _ in range(64):
+            file.write(bytes(2**20))  # 64 MiB more than the header promises
+    with pytest.raises(NodestudyError, match=r"promises shape \(10,\) \(10 bytes\) but more"):
+        read_idx(bomb)
+
+
+def test_a_header_promising_more_than_memory_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge-idx"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**30, 28, 28))
+    with pytest.raises(NodestudyError, match="GiB"):
+        read_idx(path)

@@ -95,3 +95,39 @@ def test_train_study_trains_what_the_notebooks_then_find_in_the_cache(tmp_path, 
         assert done.returncode == 0, done.stderr
     # the notebooks trained nothing more: every run they used was planned
     assert sorted(p.name for p in cache_dir.iterdir()) == stored
+
+
+#: Parameters refused before any kernel starts: one line, status 2 (a misspelt name
+#: would otherwise be added by papermill and the notebook run with the default).
+PARAMETER_CASES = [
+    (["-p", "iteratoins", "3"], "has no parameter 'iteratoins'; its parameters are"),
+    (["-r", "seed", "3"], "has no parameter 'seed'"),
+    (["-y", "{iterations:"], "does not parse"),
+    (["-y", "[1, 2]"], "not a mapping"),
+    (["-f", "/no/such/params.yaml"], "does not parse"),
+    (["-b", "!!!"], "not a mapping"),
+    (["--frobnicate"], "No such option"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), PARAMETER_CASES, ids=[" ".join(args) for args, _ in PARAMETER_CASES]
+)
+def test_bad_notebook_parameters_are_one_line_before_the_notebook_runs(
+    tmp_path, capsys, args, message
+):
+    from nodestudy.study.cli.run_notebook import main
+
+    notebook = str(ROOT / "notebooks" / "sphere_collapse.ipynb")
+    status = main([*args, notebook, str(tmp_path / "out.ipynb")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and message in err[-1], err
+    assert not any("Traceback" in line for line in err)
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_a_notebook_that_does_not_exist_is_one_line(tmp_path, capsys):
+    from nodestudy.study.cli.run_notebook import main
+
+    assert main([str(tmp_path / "nonesuch.ipynb"), str(tmp_path / "out.ipynb")]) == 2
+    assert capsys.readouterr().err.strip().endswith("nonesuch.ipynb does not exist")

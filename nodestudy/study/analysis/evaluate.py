@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ...core import scoring
+from ...core.errors import NodestudyError
 from ...core.integrate import solve
 from ...core.solvers import SolverSpec
 from ..config import TrainConfig
@@ -20,6 +21,7 @@ from ..models import ODEClassifier
 from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
 from ..store.runs import Run, load_ensemble, score_key
+from ..training.budget import require_bounded
 
 
 def accuracy_with_nfe(
@@ -29,16 +31,25 @@ def accuracy_with_nfe(
     vector-field evaluations that took (summed over chunks of ``chunk_size``): the
     core's scoring (:func:`nodestudy.core.scoring.accuracy_with_nfe`) applied to the
     ensemble. Returns a tensor of shape (members,) and an int."""
+    require_bounded(solver, "scoring")
     device = model.w1.device
-    return scoring.accuracy_with_nfe(
-        model.vector_field(),
-        x,
-        y,
-        solver,
-        head=model.classify,
-        encode=lambda xb: model.flatten_inputs(xb.to(device)),
-        chunk_size=chunk_size,
-    )
+    try:
+        return scoring.accuracy_with_nfe(
+            model.vector_field(),
+            x,
+            y,
+            solver,
+            head=model.classify,
+            encode=lambda xb: model.flatten_inputs(xb.to(device)),
+            chunk_size=chunk_size,
+        )
+    except AssertionError as error:  # torchdiffeq's "underflow in dt": tol out of reach
+        if "underflow" not in str(error):
+            raise
+        raise NodestudyError(
+            f"{solver.label()} cannot reach its tolerance on this model (torchdiffeq: "
+            f"{error}); use a larger --tol"
+        ) from None
 
 
 def accuracy(

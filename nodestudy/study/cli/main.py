@@ -31,8 +31,7 @@ from ..data.datasets import load_dataset
 from ..experiments.plan import study_configs
 from ..experiments.textbook import load_user_model
 from ..runtime.devices import available_device
-from ..store.cache import RunCache
-from ..store.runs import open_run
+from ..store.cache import RunCache, open_verified
 from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
 from .parser import build_parser
@@ -84,7 +83,7 @@ def _check(args: argparse.Namespace) -> dict:
         }
         return {"run": args.model, **check_ode(**arguments).to_dict()}
     result = check_run(
-        open_run(args.run),
+        open_verified(args.run),
         split=args.split,
         device=args.device or "cpu",
         drop_limit=args.drop_limit,
@@ -114,10 +113,10 @@ def _train(args: argparse.Namespace) -> dict:
     cached = cache.get(config) is not None
     (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
     if run.diverged:
+        reason = run.metrics.get("diverged_reason") or "non-finite loss"
         raise TrainingDiverged(
             f"training diverged at iteration {run.metrics['diverged_at_iteration']} "
-            f"({run.metrics.get('diverged_reason') or 'non-finite loss'}); the run is stored "
-            f"at {run.directory}; try a smaller --lr, more --steps or a tighter --tol"
+            f"({reason}); the run is stored at {run.directory}; {_divergence_fix(reason)}"
         )
     return {
         "run": str(run.directory),
@@ -145,6 +144,14 @@ def _train(args: argparse.Namespace) -> dict:
             )
         },
     }
+
+
+def _divergence_fix(reason: str) -> str:
+    """What to change after a divergence: a tolerance the solver cannot reach wants a
+    larger one; a loss that blew up wants a gentler step."""
+    if "underflow" in reason:
+        return "the solver cannot reach this tolerance: use a larger --tol"
+    return "try a smaller --lr, more --steps or a tighter --tol"
 
 
 def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec]:
@@ -184,7 +191,7 @@ def _adaptation(args: argparse.Namespace) -> tuple[Adaptation | None, SolverSpec
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
-    run = open_run(args.run)
+    run = open_verified(args.run)
     if run.diverged:
         raise TrainingDiverged(
             f"run {run.directory} diverged during training (iteration "

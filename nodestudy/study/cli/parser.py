@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _directory(text: str) -> str:
+    """A directory path; an empty one would silently mean the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a directory")
+    return text
+
+
 def _defaults(config_class: type) -> dict:
     """The defaults of a config class's fields: the CLI's defaults, kept in one place."""
     return {f.name: f.default for f in dataclasses.fields(config_class)}
@@ -59,7 +66,9 @@ def _add_train(commands) -> argparse.ArgumentParser:
         help="backpropagation through the solver (default) or the adjoint method",
     )
     train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    train.add_argument("--cache", help="cache directory (default: $NODESTUDY_CACHE)")
+    train.add_argument(
+        "--cache", type=_directory, help="cache directory (default: $NODESTUDY_CACHE)"
+    )
     train.add_argument("--json", action="store_true", help="print one JSON object")
     return train
 

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ...core.errors import NodestudyError
 from ..config import DataConfig
+from ..training.budget import require_data_memory
 from . import images
 
 #: (r_min, r_max, label, share of the points) for each band.
@@ -175,6 +176,7 @@ def load_dataset(config: DataConfig) -> Dataset:
     that changing ``$NODESTUDY_DATA`` (or the files) in a running kernel can never hand
     back the data read before.
     """
+    require_data_memory(config)
     if config.name not in FILE_DATASETS:
         return _load_dataset(config, None)
     where = images.data_directory()

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ...core.errors import NodestudyError
+from ..runtime.memory import require_bytes
 from .bundled_images import ImageSplits, digits, mnist5k
 
 #: Environment variable naming the directory that holds MNIST / CIFAR10 files.
@@ -40,6 +41,8 @@ CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_BATCH = "test_batch"
 
+#: The fix for a data file whose values are wrong.
+_FIX = "replace the file with the original download"
 #: IDX type codes (the third byte of the magic number) and their numpy types.
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -61,32 +64,41 @@ def data_directory(directory: str | Path | None = None) -> Path:
 
 def read_idx(path: str | Path) -> np.ndarray:
     """An IDX array (the MNIST format), gzipped or not: two zero bytes, a type code,
-    the number of dimensions, the big-endian 32-bit sizes, then the data."""
+    the number of dimensions, the big-endian 32-bit sizes, then the data.
+
+    The header is read first; the size it promises must fit in memory, and at most
+    one byte more than that is ever decompressed, so a file that inflates beyond its
+    header (a gzip bomb) is refused without being held in memory."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as file:
-            raw = file.read()
+            start = file.read(4)
+            if len(start) < 4 or start[:2] != b"\x00\x00" or start[2] not in _IDX_TYPES:
+                raise NodestudyError(
+                    f"{path} is not an IDX file (bad magic number {start[:4].hex()})"
+                )
+            dims = start[3]
+            sizes = file.read(4 * dims)
+            if len(sizes) < 4 * dims:
+                raise NodestudyError(
+                    f"{path}: the IDX header is truncated ({4 + len(sizes)} bytes, "
+                    f"{4 + 4 * dims} needed); download the file again"
+                )
+            shape = struct.unpack(f">{dims}I", sizes)
+            dtype = np.dtype(_IDX_TYPES[start[2]])
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            require_bytes(f"{path} (shape {shape})", 5 * expected)  # read, then float32
+            raw = file.read(expected + 1)
     except (OSError, EOFError, zlib.error) as error:  # truncated or corrupt gzip stream
         raise NodestudyError(f"{path} cannot be read ({error}); download it again") from None
-    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_TYPES:
-        raise NodestudyError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
-    dims = raw[3]
-    header = 4 + 4 * dims
-    if len(raw) < header:
-        raise NodestudyError(
-            f"{path}: the IDX header is truncated ({len(raw)} bytes, {header} needed); "
-            "download the file again"
-        )
-    shape = struct.unpack(f">{dims}I", raw[4:header])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
+    if len(raw) != expected:
+        follow = "more" if len(raw) > expected else str(len(raw))
         raise NodestudyError(
             f"{path}: the header promises shape {shape} ({expected} bytes) but "
-            f"{len(raw) - header} bytes follow"
+            f"{follow} bytes follow"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def _find_mnist_file(directory: Path, stem: str) -> Path | None:
@@ -107,6 +119,7 @@ def load_mnist(directory: str | Path | None = None) -> ImageSplits:
             raise NodestudyError(
                 f"MNIST {split} files disagree: images {images.shape}, labels {labels.shape}"
             )
+        _check_pixels(images, (28, 28), f"MNIST {split} images ({paths[f'{split}_images']})")
         _check_labels(labels, f"MNIST {split} labels ({paths[f'{split}_labels']})")
     return (
         _images(arrays["train_images"][:, None]),
@@ -159,20 +172,48 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise NodestudyError(
             f"{path}: data has shape {data.shape} and type {data.dtype}, expected (N, 3072) uint8"
         )
-    labels = np.asarray(batch["labels"])
-    if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
+    if not isinstance(batch["labels"], list | np.ndarray):
         raise NodestudyError(
-            f"{path}: {len(labels)} labels for {len(data)} images; the batch is damaged"
+            f"{path}: labels are a {type(batch['labels']).__name__}, not a list of class "
+            "numbers; the batch is damaged, use the files as downloaded"
+        )
+    labels = np.asarray(batch["labels"])
+    if labels.ndim != 1 or len(labels) != len(data):
+        raise NodestudyError(
+            f"{path}: {labels.size} labels for {len(data)} images; the batch is damaged"
         )
     _check_labels(labels, f"CIFAR10 labels ({path})")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def _check_labels(labels: np.ndarray, what: str, classes: int = 10) -> None:
+    """Whole numbers in 0..classes-1 (a float file's 4.7 is not silently class 4)."""
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+        raise NodestudyError(f"{what} are {labels.dtype}, not class numbers; {_FIX}")
+    if np.issubdtype(labels.dtype, np.floating):
+        if not np.isfinite(labels).all():
+            raise NodestudyError(f"{what} hold NaN or infinite values; {_FIX}")
+        if (labels != np.round(labels)).any():
+            raise NodestudyError(f"{what} hold fractions, not whole class numbers; {_FIX}")
     if len(labels) and (labels.min() < 0 or labels.max() >= classes):
         raise NodestudyError(
             f"{what} run from {labels.min()} to {labels.max()}; a class label must lie in "
             f"0..{classes - 1}"
+        )
+
+
+def _check_pixels(images: np.ndarray, size: tuple[int, int], what: str) -> None:
+    """Images of the data set's size, with finite pixel values in 0..255."""
+    if tuple(images.shape[-2:]) != size:
+        raise NodestudyError(
+            f"{what} are {images.shape[-2]}x{images.shape[-1]}, not {size[0]}x{size[1]}; {_FIX}"
+        )
+    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+        raise NodestudyError(f"{what} hold NaN or infinite pixels; {_FIX}")
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise NodestudyError(
+            f"{what} hold pixel values from {images.min()} to {images.max()}, outside "
+            f"0..255; {_FIX}"
         )
 
 

@@ -138,7 +138,8 @@ def load_user_model(spec: str) -> dict[str, Any]:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as error:
         raise NodestudyError(
-            f"cannot load {spec!r} ({error}); is its package importable from here (the current directory is on the path)?"
+            f"cannot load {spec!r} ({error}); is its package importable from here (the "
+            "current directory is on the path)?"
         ) from None
     arguments = function()
     if not isinstance(arguments, dict):

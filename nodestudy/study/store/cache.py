@@ -21,6 +21,7 @@ The cache root is ``$NODESTUDY_CACHE``, else ``$XDG_CACHE_HOME/nodestudy/runs``
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from ...core.errors import NodestudyError
 from ...core.jsonsafe import json_safe
 from ..config import TrainConfig
 from ..runtime import numerics
+from .integrity import check_contents
 from .runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -47,6 +49,7 @@ from .runs import (
     current_umask,
     open_run,
 )
+from .space import reported_full_disk
 
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE, METRICS_FILE)
 PARTIAL_PREFIX, CORRUPT_PREFIX = ".partial-", ".corrupt-"
@@ -81,19 +84,39 @@ def verify_run(path: Path, expected: TrainConfig | None = None, mode: str | None
     if run.config.key(recorded["mode"])[:24] != path.name or (
         expected is not None and run.config != expected
     ):
-        raise CorruptRun(f"{path} holds the run of another config")
+        raise CorruptRun(
+            f"{path} holds the run of another config (config.json is not the config its "
+            "name, the config's key, stands for)"
+        )
     if mode is not None and recorded["mode"] != mode:
         raise CorruptRun(f"{path} holds a run of the {recorded['mode']} numerical mode")
     try:
-        torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        weights = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated zip, or not a checkpoint at all
         raise CorruptRun(f"{path}: weights.pt is unreadable ({type(error).__name__})") from None
+    try:
+        check_contents(path, run.config, run.metrics, weights)
+    except NodestudyError as error:
+        raise CorruptRun(str(error)) from None
     rows = (path / HISTORY_FILE).read_bytes().count(b"\n") - 1
     if rows != run.config.iterations:
         raise CorruptRun(
             f"{path}: history.csv has {rows} rows for {run.config.iterations} iterations"
         )
     return run
+
+
+def open_verified(directory: str | Path) -> Run:
+    """A run directory passed in by hand (``nodestudy evaluate DIR``), verified as a
+    cache entry is; a damaged one is refused in one line, never scored."""
+    path = Path(directory)
+    open_run(path)  # "does not exist" / "holds no finished run" first
+    try:
+        return verify_run(path)
+    except CorruptRun as error:
+        raise NodestudyError(
+            f"{error}; it is not served: delete the directory and train the run again"
+        ) from None
 
 
 class RunCache:
@@ -167,16 +190,16 @@ class RunCache:
             )
         if (existing := self.get(member.config)) is not None:
             return existing
+        files = _serialised(member)
+        need = sum(len(content) for content in files.values())
         self.root.mkdir(parents=True, exist_ok=True)
         prefix = f"{PARTIAL_PREFIX}{final.name}-{socket.gethostname()}-{os.getpid()}-"
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+        staging = None
         try:
-            (staging / CONFIG_FILE).write_text(json.dumps(member.config.to_dict(), indent=2))
-            torch.save(member.weights, staging / WEIGHTS_FILE)
-            torch.save(member.snapshots, staging / SNAPSHOTS_FILE)
-            member.history.to_csv(staging / HISTORY_FILE, index=False)
-            metrics = json.dumps(json_safe(member.metrics), indent=2, allow_nan=False)
-            (staging / METRICS_FILE).write_text(metrics)
+            with reported_full_disk(self.root, need, "a finished run"):
+                staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+                for name, content in files.items():
+                    (staging / name).write_bytes(content)
             staging.chmod(0o777 & ~current_umask())
             try:
                 staging.rename(final)
@@ -184,7 +207,8 @@ class RunCache:
                 if self.get(member.config) is None:  # not a lost race: a real error
                     raise
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         return open_run(final)
 
     def runs(self) -> list[Run]:
@@ -218,6 +242,22 @@ class RunCache:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
         return removed
+
+
+def _serialised(member: TrainedMember) -> dict[str, bytes]:
+    """A run's files as bytes, made before anything is written: a full disk then
+    shows as the OSError of a plain write, not as a torch serialiser's own error."""
+    weights, snapshots = io.BytesIO(), io.BytesIO()
+    torch.save(member.weights, weights)
+    torch.save(member.snapshots, snapshots)
+    metrics = json.dumps(json_safe(member.metrics), indent=2, allow_nan=False)
+    return {
+        CONFIG_FILE: json.dumps(member.config.to_dict(), indent=2).encode(),
+        WEIGHTS_FILE: weights.getvalue(),
+        SNAPSHOTS_FILE: snapshots.getvalue(),
+        HISTORY_FILE: member.history.to_csv(index=False).encode(),
+        METRICS_FILE: metrics.encode(),
+    }
 
 
 def _alive(pid: int) -> bool:

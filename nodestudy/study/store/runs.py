@@ -31,6 +31,7 @@ from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
+from .space import NO_ROOM, reported_full_disk
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
@@ -110,14 +111,24 @@ class Run:
         merged = {**self.scores(), **scores}
         try:
             descriptor, staging = tempfile.mkstemp(prefix=".scores-", dir=self.directory)
-        except OSError:
+        except OSError as error:
+            why = "is full" if error.errno in NO_ROOM else "is read-only"
             warnings.warn(
-                f"nodestudy: {self.directory} is read-only; scores are computed, not memoised",
+                f"nodestudy: {self.directory} {why}; scores are computed, not memoised",
                 stacklevel=2,
             )
             return
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(merged, file, indent=0, sort_keys=True)
+        content = json.dumps(merged, indent=0, sort_keys=True).encode()
+        try:
+            with (
+                reported_full_disk(self.directory, len(content), "the score memo"),
+                os.fdopen(descriptor, "wb") as file,
+            ):
+                file.write(content)
+        except NodestudyError as full:
+            os.unlink(staging)
+            warnings.warn(f"nodestudy: {full}; scores are computed, not memoised", stacklevel=2)
+            return
         os.chmod(staging, 0o666 & ~current_umask())
         os.replace(staging, self.directory / SCORES_FILE)
 
@@ -170,7 +181,10 @@ def open_run(directory: str | Path) -> Run:
             "directory and train the run again"
         ) from None
     if not isinstance(metrics, dict):
-        raise NodestudyError(f"{path} holds a damaged run (metrics.json is not an object)")
+        raise NodestudyError(
+            f"{path} holds a damaged run (metrics.json is not an object); delete the "
+            "directory and train the run again"
+        )
     return Run(directory=path, config=config, metrics=metrics)
 
 

@@ -19,6 +19,7 @@ from ...core.solvers import FIXED_STEP_METHODS, SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import EpochBatches, load_dataset
 from ..models import ODEClassifier, member_generators
+from .budget import require_memory
 
 #: Entropy that separates a run's probe draw from its weights and batch order.
 _PROBE_STREAM = 2
@@ -46,6 +47,7 @@ def start_from_heuristic(config: TrainConfig) -> TrainConfig:
     rule = config.adaptation
     if not isinstance(rule, StepAdaptation):
         raise NodestudyError("start_from_heuristic needs a config with a StepAdaptation rule")
+    require_memory([[config]])  # before the data: its size alone may be refused
     data = load_dataset(config.data)
     model = ODEClassifier.initialised(
         [config.seed], data.state_shape, config.model.hidden_channels, data.n_classes

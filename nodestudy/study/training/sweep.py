@@ -3,6 +3,7 @@ independent groups spread over worker processes (``parallel.py``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from operator import itemgetter
 from pathlib import Path
@@ -10,14 +11,17 @@ from pathlib import Path
 import torch
 
 from ...core.errors import NodestudyError
+from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
 from ..store.cache import RunCache
+from ..store.integrity import expected_shapes
 from ..store.runs import Run
-from .budget import field_work, require_memory
-from .train import train_ensemble, trains_as_ensemble
+from ..store.space import require_space
+from .budget import FLOAT, field_work, planned_jobs, require_bounded, require_memory
+from .train import SNAPSHOTS, train_ensemble, trains_as_ensemble
 
 
 def ensemble_groups(configs: Sequence[TrainConfig], max_size: int = 16) -> list[list[TrainConfig]]:
@@ -43,6 +47,12 @@ def estimated_cost(group: Sequence[TrainConfig]) -> float:
     return config.iterations * per_solve * work
 
 
+def stored_bytes(config: TrainConfig) -> int:
+    """About what a finished run takes on disk: its weights and snapshots, its history."""
+    weights = FLOAT * sum(math.prod(shape) for shape in expected_shapes(config).values())
+    return weights * (1 + SNAPSHOTS) + 200 * config.iterations + 2**16
+
+
 def train_runs(
     configs: Sequence[TrainConfig],
     *,
@@ -65,7 +75,16 @@ def train_runs(
         cache.ensure_writable()
         cache.clean_partials()
         available_device(device)
-        require_memory(missing)
+        for config in missing:
+            require_bounded(config.solver, "training", tested=True)
+            if config.adaptation is not None and hasattr(config.adaptation, "max_steps"):
+                require_bounded(
+                    SolverSpec(config.solver.method, config.adaptation.max_steps),
+                    "adapted training (its max_steps)",
+                    tested=True,
+                )
+        require_memory(ensemble_groups(missing))
+        require_space(cache.root, sum(map(stored_bytes, missing)), f"{len(missing)} trained run(s)")
         for data in dict.fromkeys(config.data for config in missing):
             dataset = load_dataset(data)
             for config in missing:
@@ -80,6 +99,7 @@ def train_runs(
         ((estimated_cost(g), g) for g in ensemble_groups(missing)), key=itemgetter(0), reverse=True
     )
     groups = [group for _, group in costed]
+    n_jobs = planned_jobs(groups, n_jobs) if groups else n_jobs
     label = None
     if progress and n_jobs != 1 and groups:
         label = f"training {len(missing)} runs as {len(groups)} ensembles"
