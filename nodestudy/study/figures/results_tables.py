@@ -89,6 +89,11 @@ def critical_table(figures: Path) -> str:
     return "\n".join(lines)
 
 
+def _num(value, spec: str) -> str:
+    """A number, or a dash where the JSON has none (e.g. the smoke profile's unlearned runs)."""
+    return "—" if value is None else format(value, spec)
+
+
 def adaptation_table(figures: Path) -> str:
     """Table 1 per data set: the grid's critical K against the adaptation."""
     lines = []
@@ -99,7 +104,7 @@ def adaptation_table(figures: Path) -> str:
         lines += [
             f"**{data}** ({len(numbers['seeds'])} seeds, {numbers['iterations']} iterations; "
             f"reference {numbers['reference']}; a seed counts as learned above "
-            f"{numbers['learned_bar']:.3f}):",
+            f"{_num(numbers['learned_bar'], '.3f')}):",
             "",
             "| method | NFE per iteration | steps | accuracy, training "
             "solver | accuracy, reference | learned seeds |",
@@ -107,7 +112,7 @@ def adaptation_table(figures: Path) -> str:
         ]
         for row in numbers["table1"]:
             lines.append(
-                f"| {row['method']} | {row['nfe_per_iteration']:.1f} | {row['steps']} | "
+                f"| {row['method']} | {_num(row['nfe_per_iteration'], '.1f')} | {row['steps']} | "
                 f"{row['accuracy_training_solver']} | {row['accuracy_reference']} | "
                 f"{row['learned_seeds']} of {row['seeds']} |"
             )
@@ -131,7 +136,8 @@ def rules_table(figures: Path) -> str:
                 continue
             lines.append(
                 f"| {data} | {row['rule']} | {row['final_drop']:.3f} | {row['worst_drop']:.3f} | "
-                f"{row['nfe_per_iteration']:.1f} | {row['learned_seeds']} of {row['seeds']} |"
+                f"{_num(row['nfe_per_iteration'], '.1f')} | "
+                f"{row['learned_seeds']} of {row['seeds']} |"
             )
     return "\n".join(lines)
 
