@@ -4,10 +4,11 @@ Both solvers see the same evaluation points, so comparisons are *paired*: a poin
 classified correctly under both solvers says nothing about a difference, and the
 information is in the discordant points. The intervals here use that:
 
-- :func:`paired_difference_interval`: the difference of two accuracies on the same
-  points (Newcombe 1998, "method 10": Wilson intervals of the two accuracies combined
-  with their correlation). It behaves well with no or few discordant points, where
-  the simple Wald interval collapses to a single value.
+- :func:`paired_difference_interval` (and :class:`PairedCounts`, the same from the
+  four counts): the difference of two accuracies on the same points (Newcombe 1998,
+  "method 10": Wilson intervals of the two accuracies combined with their correlation).
+  It behaves well with no or few discordant points, where the simple Wald interval
+  collapses to a single value.
 - :func:`wilson_interval`: one proportion, e.g. the share of predictions that change.
 - :func:`bootstrap_mean_interval`: the mean of a continuous per-point quantity, e.g.
   the distance of end states (and :func:`percentile_interval` for any statistic of
@@ -70,44 +71,71 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Estimat
     return Estimate(p, low, high, confidence)
 
 
+@dataclass(frozen=True)
+class PairedCounts:
+    """How the same points fare under two solvers: correct under both, under the
+    first only, under the second only, under neither. The difference of the two
+    accuracies and its interval are functions of these four integers alone, so equal
+    counts always give equal decisions (no rounding of accuracies enters)."""
+
+    both: int
+    only_first: int
+    only_second: int
+    neither: int
+
+    @classmethod
+    def of(cls, first_correct: np.ndarray, second_correct: np.ndarray) -> PairedCounts:
+        """The counts of two boolean arrays, one entry per point under each solver."""
+        first = np.asarray(first_correct, dtype=bool)
+        second = np.asarray(second_correct, dtype=bool)
+        if len(first) == 0 or len(second) != len(first):
+            raise NodestudyError(
+                "paired comparisons need two equally long, non-empty arrays (one value per "
+                "evaluation point under each solver)"
+            )
+        both, only_first = int(np.sum(first & second)), int(np.sum(first & ~second))
+        only_second = int(np.sum(~first & second))
+        return cls(both, only_first, only_second, len(first) - both - only_first - only_second)
+
+    @property
+    def n(self) -> int:
+        return self.both + self.only_first + self.only_second + self.neither
+
+    def difference_interval(self, confidence: float = 0.95) -> Estimate:
+        """The first accuracy minus the second, with Newcombe's interval for paired
+        proportions (his method 10)."""
+        both, only_first, only_second, neither, n = (
+            self.both, self.only_first, self.only_second, self.neither, self.n
+        )  # fmt: skip
+        p1, p2 = (both + only_first) / n, (both + only_second) / n
+        first_interval = wilson_interval(both + only_first, n, confidence)
+        second_interval = wilson_interval(both + only_second, n, confidence)
+        margins = (both + only_first) * (only_second + neither) * (both + only_second)
+        margins *= only_first + neither
+        if margins == 0:
+            phi = 0.0
+        else:
+            cross = both * neither - only_first * only_second
+            if cross > 0:  # Newcombe's continuity correction of the correlation
+                cross = max(cross - n / 2, 0.0)
+            phi = cross / math.sqrt(margins)
+        difference = p1 - p2
+        d_low1, d_high1 = p1 - first_interval.low, first_interval.high - p1
+        d_low2, d_high2 = p2 - second_interval.low, second_interval.high - p2
+        low = difference - math.sqrt(max(0.0, d_low1**2 - 2 * phi * d_low1 * d_high2 + d_high2**2))
+        high = difference + math.sqrt(max(0.0, d_high1**2 - 2 * phi * d_high1 * d_low2 + d_low2**2))
+        return Estimate(difference, max(-1.0, low), min(1.0, high), confidence)
+
+
 def paired_difference_interval(
     first_correct: np.ndarray, second_correct: np.ndarray, confidence: float = 0.95
 ) -> Estimate:
     """The difference of two accuracies measured on the same points, first minus
-    second, with Newcombe's interval for paired proportions (his method 10).
+    second, with Newcombe's interval for paired proportions (:class:`PairedCounts`).
 
     ``first_correct`` and ``second_correct`` are boolean arrays, one entry per point.
     """
-    first = np.asarray(first_correct, dtype=bool)
-    second = np.asarray(second_correct, dtype=bool)
-    n = len(first)
-    if n == 0 or len(second) != n:
-        raise NodestudyError(
-            "paired comparisons need two equally long, non-empty arrays (one value per "
-            "evaluation point under each solver)"
-        )
-    both = int(np.sum(first & second))
-    only_first = int(np.sum(first & ~second))
-    only_second = int(np.sum(~first & second))
-    neither = n - both - only_first - only_second
-    p1, p2 = (both + only_first) / n, (both + only_second) / n
-    first_interval = wilson_interval(both + only_first, n, confidence)
-    second_interval = wilson_interval(both + only_second, n, confidence)
-    margins = (both + only_first) * (only_second + neither) * (both + only_second)
-    margins *= only_first + neither
-    if margins == 0:
-        phi = 0.0
-    else:
-        cross = both * neither - only_first * only_second
-        if cross > 0:  # Newcombe's continuity correction of the correlation
-            cross = max(cross - n / 2, 0.0)
-        phi = cross / math.sqrt(margins)
-    difference = p1 - p2
-    d_low1, d_high1 = p1 - first_interval.low, first_interval.high - p1
-    d_low2, d_high2 = p2 - second_interval.low, second_interval.high - p2
-    low = difference - math.sqrt(max(0.0, d_low1**2 - 2 * phi * d_low1 * d_high2 + d_high2**2))
-    high = difference + math.sqrt(max(0.0, d_high1**2 - 2 * phi * d_high1 * d_low2 + d_low2**2))
-    return Estimate(difference, max(-1.0, low), min(1.0, high), confidence)
+    return PairedCounts.of(first_correct, second_correct).difference_interval(confidence)
 
 
 def resample_indices(n: int, resamples: int = 2000, seed: int = 0) -> np.ndarray:

@@ -123,7 +123,7 @@ def _snapshot_rows(
         load = partial(snapshot_model, iteration)
         (scores,) = _memoised_scores([run], solvers, split, iteration, load)
         rows += [
-            {**labels, "iteration": iteration, **_solver_columns(spec), "accuracy": scores[spec]}
+            {**labels, "iteration": iteration, **solver_columns(spec), "accuracy": scores[spec]}
             for spec in solvers
         ]
     return rows
@@ -155,7 +155,8 @@ def _memoised_scores(
     return [{spec: scores[keys[spec]] for spec in solvers} for scores in known]
 
 
-def _solver_columns(spec: SolverSpec) -> dict:
+def solver_columns(spec: SolverSpec) -> dict:
+    """The columns that name a test solver in a results table."""
     return {"test_method": spec.method, "test_steps": spec.steps, "test_tol": spec.tol}
 
 
@@ -228,7 +229,7 @@ def _group_rows(
     rows = []
     for spec in solvers:
         rows += [
-            {**label, **_solver_columns(spec), "accuracy": member_scores[spec]}
+            {**label, **solver_columns(spec), "accuracy": member_scores[spec]}
             for label, member_scores in zip(labels, scores)
         ]
     return rows
