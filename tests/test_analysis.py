@@ -96,7 +96,7 @@ def test_a_data_set_no_run_learned_has_no_learned_run():
 
 
 def test_table1_takes_the_critical_k_and_its_neighbours_and_means_over_learned_seeds_only():
-    from nodestudy.study.analysis.collapse import grid_vs_adaptation
+    from nodestudy.study.analysis.tables import grid_vs_adaptation
 
     table = with_seed_that_never_learned(table_from({4: 0.3, 8: 0.1, 16: 0.0, 32: 0.0}))
     drops = mark_learned(reference_drop(table, REFERENCE), {"sphere2": 0.5})

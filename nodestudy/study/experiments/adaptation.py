@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 from ...core.adaptation_rules import StepAdaptation
-from ..analysis.collapse import critical_steps, grid_vs_adaptation, mark_learned, reference_drop
+from ..analysis.collapse import critical_steps, mark_learned, reference_drop
 from ..analysis.evaluate import accuracy_table, runs_frame, snapshot_accuracy_table
+from ..analysis.tables import grid_vs_adaptation
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..profiles import Study
