@@ -11,47 +11,14 @@ from the figures (``make figures`` does this last), and ``--check`` fails when o
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ...core.errors import NodestudyError
-
-Numbers = dict
-
-
-def _load(figures: Path, name: str) -> Numbers | None:
-    path = figures / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _k(value) -> str:
-    return (
-        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:g}"
-    )
-
-
-def _critical_text(row: dict) -> str:
-    """``K = 32 (seeds 16–64), 3 of 4 seeds learned`` or ``none: <reason>``."""
-    learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
-    if row.get("critical_steps") is None:
-        return f"none ({row.get('reason') or 'no K passes'})"
-    spread = ""
-    if row.get("critical_steps_min") != row.get("critical_steps_max"):
-        spread = f", seeds {_k(row['critical_steps_min'])}–{_k(row['critical_steps_max'])}"
-    return f"K = {_k(row['critical_steps'])}{spread}; {learned}"
-
-
-def _drop_at(summary: list[dict], data: str, k: int, method: str = "euler") -> str:
-    for row in summary:
-        if row["data"] == data and row["train_method"] == method and row["train_steps"] == k:
-            if row.get("learned_seeds", 1) == 0 or row.get("drop_mean") is None:
-                return f"K = {k}: no learned seed"
-            return f"K = {k}: {row['drop_mean']:.3f}"
-    return f"K = {k}: not run"
+from .results_claims import claims_table
+from .results_text import critical_text, drop_at, load_numbers, number_text
 
 
 def critical_table(figures: Path) -> str:
@@ -69,7 +36,7 @@ def critical_table(figures: Path) -> str:
         ("figA_adjoint", "comparison"),
     ]
     for name, summary_key in sources:
-        numbers = _load(figures, name)
+        numbers = load_numbers(figures, name)
         if numbers is None:
             lines.append(f"| {name} | not run | | | |")
             continue
@@ -82,29 +49,24 @@ def critical_table(figures: Path) -> str:
                 rows = [r for r in rows if r["gradient"] == row["gradient"]]
             ks = sorted(r["train_steps"] for r in rows)
             ends = sorted({ks[0], ks[-1]}) if ks else []
-            drops = "; ".join(_drop_at(rows, data, k, method) for k in ends)
+            drops = "; ".join(drop_at(rows, data, k, method) for k in ends)
             lines.append(
-                f"| {data} | {training} | {_critical_text(row)} | {drops} | `{name}.json` |"
+                f"| {data} | {training} | {critical_text(row)} | {drops} | `{name}.json` |"
             )
     return "\n".join(lines)
-
-
-def _num(value, spec: str) -> str:
-    """A number, or a dash where the JSON has none (e.g. the smoke profile's unlearned runs)."""
-    return "—" if value is None else format(value, spec)
 
 
 def adaptation_table(figures: Path) -> str:
     """Table 1 per data set: the grid's critical K against the adaptation."""
     lines = []
     for data in ("sphere2", "digits"):
-        numbers = _load(figures, f"fig5_{data}")
+        numbers = load_numbers(figures, f"fig5_{data}")
         if numbers is None:
             continue
         lines += [
             f"**{data}** ({len(numbers['seeds'])} seeds, {numbers['iterations']} iterations; "
             f"reference {numbers['reference']}; a seed counts as learned above "
-            f"{_num(numbers['learned_bar'], '.3f')}):",
+            f"{number_text(numbers['learned_bar'], '.3f')}):",
             "",
             "| method | NFE per iteration | steps | accuracy, training "
             "solver | accuracy, reference | learned seeds |",
@@ -112,7 +74,8 @@ def adaptation_table(figures: Path) -> str:
         ]
         for row in numbers["table1"]:
             lines.append(
-                f"| {row['method']} | {_num(row['nfe_per_iteration'], '.1f')} | {row['steps']} | "
+                f"| {row['method']} | {number_text(row['nfe_per_iteration'], '.1f')} | "
+                f"{row['steps']} | "
                 f"{row['accuracy_training_solver']} | {row['accuracy_reference']} | "
                 f"{row['learned_seeds']} of {row['seeds']} |"
             )
@@ -127,7 +90,7 @@ def rules_table(figures: Path) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for data in ("sphere2", "digits"):
-        numbers = _load(figures, f"fig5_{data}")
+        numbers = load_numbers(figures, f"fig5_{data}")
         for row in (numbers or {}).get("rules", []):
             if not row.get("learned_seeds"):
                 lines.append(
@@ -136,138 +99,9 @@ def rules_table(figures: Path) -> str:
                 continue
             lines.append(
                 f"| {data} | {row['rule']} | {row['final_drop']:.3f} | {row['worst_drop']:.3f} | "
-                f"{_num(row['nfe_per_iteration'], '.1f')} | "
+                f"{number_text(row['nfe_per_iteration'], '.1f')} | "
                 f"{row['learned_seeds']} of {row['seeds']} |"
             )
-    return "\n".join(lines)
-
-
-Row = tuple[str, str, str, str, str]
-
-
-def _figure_1_2_rows(figures: Path) -> list[Row]:
-    fig1 = _load(figures, "fig1_sphere2")
-    if not fig1:
-        return []
-    fine, coarse = fig1["fine"], fig1["coarse"]
-    rows = [
-        (
-            "1",
-            "a model trained with coarse steps has crossing trajectories; a fine one does not",
-            f"crossing pairs of {fine['pairs_checked']:,} per seed: K = {coarse['train_steps']} "
-            f"{coarse['crossing_pairs_per_seed']}, K = {fine['train_steps']} "
-            f"{fine['crossing_pairs_per_seed']}",
-            "sphere_fine_vs_coarse",
-            "fig1_sphere2_fine_vs_coarse.png",
-        )
-    ]
-    if "decision_region_accuracy" in coarse:
-        scores = coarse["decision_region_accuracy"]
-        rows.append(
-            (
-                "2",
-                "the coarse model's end states leave its decision regions at a finer step",
-                ", ".join(f"test accuracy at K = {k}: {v:.2f}" for k, v in scores.items())
-                + " (first seed)",
-                "sphere_fine_vs_coarse",
-                "fig2_sphere2_decision_regions.png",
-            )
-        )
-    return rows
-
-
-def _figure_3_rows(figures: Path) -> list[Row]:
-    fig3 = _load(figures, "fig3_fan")
-    if not fig3:
-        return []
-    separability = ", ".join(f"{t}: {v:.2f}" for t, v in fig3["separability"].items())
-    claim = "a coarse euler solve makes XOR linearly separable; the exact flow does not"
-    return [("3", claim, separability, "fan", "fig3_fan.png")]
-
-
-def _figure_4_rows(figures: Path) -> list[Row]:
-    rows = []
-    claim = (
-        "below a critical step the accuracy does not drop under a converged solver; "
-        "above it, it collapses"
-    )
-    names = {"sphere2": "4 a, b", "digits": "4 a (digits)", "mnist5k": "4 a (MNIST, appendix)"}
-    for data, figure in names.items():
-        numbers = _load(figures, f"fig4_{data}")
-        if numbers:
-            euler = next(r for r in numbers["critical"] if r["train_method"] == "euler")
-            notebook = "sphere_collapse" if data == "sphere2" else "image_collapse"
-            rows.append(
-                (
-                    figure,
-                    claim,
-                    f"euler: {_critical_text(euler)}",
-                    notebook,
-                    f"fig4_{data}_collapse.png",
-                )
-            )
-    appendix = _load(figures, "figA_collapse_datasets")
-    if appendix:
-        found = "; ".join(f"{r['data']}: {_critical_text(r)}" for r in appendix["critical"])
-        rows.append(
-            (
-                "appendix",
-                "the critical step also exists on other data sets",
-                found,
-                "collapse_datasets",
-                "figA_collapse_datasets.png",
-            )
-        )
-    return rows
-
-
-def _figure_5_rows(figures: Path) -> list[Row]:
-    rows = []
-    for data in ("sphere2", "digits"):
-        numbers = _load(figures, f"fig5_{data}")
-        if numbers:
-            adapted = numbers["table1"][-1]
-            found = (
-                f"final steps {adapted['steps'].removeprefix('final ')}; grid's critical K = "
-                f"{_k(numbers['grid_critical_steps'])}; reference accuracy "
-                f"{adapted['accuracy_reference']}"
-            )
-            notebook = "sphere_adaptation" if data == "sphere2" else "image_adaptation"
-            rows.append(
-                (
-                    f"5, Table 1 ({data})",
-                    "the step adaptation trains near the critical step without a grid search",
-                    found,
-                    notebook,
-                    f"fig5_{data}_adaptation.png",
-                )
-            )
-    return rows
-
-
-def _check_rows(figures: Path) -> list[Row]:
-    check = _load(figures, "check_textbook")
-    if not check:
-        return []
-    verdicts = "; ".join(
-        f"{name} ({c['training_solver']}): {c['verdict']}" for name, c in check["checks"].items()
-    )
-    return [("(new) `check_ode`", "—", verdicts, "check_your_model", "check_textbook.png")]
-
-
-def claims_table(figures: Path) -> str:
-    """The README's front table: figure, the paper's claim, our number, where it is made."""
-    rows = [
-        row
-        for part in (_figure_1_2_rows, _figure_3_rows, _figure_4_rows, _figure_5_rows, _check_rows)
-        for row in part(figures)
-    ]
-    lines = [
-        "| figure | the paper's claim | our number (quick profile) | notebook "
-        "| file in `figures/` |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    lines += [f"| {a} | {b} | {c} | `{d}` | `{e}` |" for a, b, c, d, e in rows]
     return "\n".join(lines)
 
 

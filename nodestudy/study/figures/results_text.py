@@ -1,0 +1,46 @@
+"""How the generated results read: numbers from ``figures/*.json`` as the README and
+``docs/results.md`` print them (shared by :mod:`.results_tables` and :mod:`.results_claims`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+Numbers = dict
+
+
+def load_numbers(figures: Path, name: str) -> Numbers | None:
+    path = figures / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def k_text(value) -> str:
+    return (
+        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:g}"
+    )
+
+
+def critical_text(row: dict) -> str:
+    """``K = 32 (seeds 16–64), 3 of 4 seeds learned`` or ``none: <reason>``."""
+    learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
+    if row.get("critical_steps") is None:
+        return f"none ({row.get('reason') or 'no K passes'})"
+    spread = ""
+    if row.get("critical_steps_min") != row.get("critical_steps_max"):
+        spread = f", seeds {k_text(row['critical_steps_min'])}–{k_text(row['critical_steps_max'])}"
+    return f"K = {k_text(row['critical_steps'])}{spread}; {learned}"
+
+
+def drop_at(summary: list[dict], data: str, k: int, method: str = "euler") -> str:
+    for row in summary:
+        if row["data"] == data and row["train_method"] == method and row["train_steps"] == k:
+            if row.get("learned_seeds", 1) == 0 or row.get("drop_mean") is None:
+                return f"K = {k}: no learned seed"
+            return f"K = {k}: {row['drop_mean']:.3f}"
+    return f"K = {k}: not run"
+
+
+def number_text(value, spec: str) -> str:
+    """A number, or a dash where the JSON has none (e.g. the smoke profile's unlearned runs)."""
+    return "—" if value is None else format(value, spec)
