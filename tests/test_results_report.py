@@ -23,6 +23,7 @@ def critical_row(**values):
         "critical_steps": 64.0,
         "critical_steps_min": 32.0,
         "critical_steps_max": 64.0,
+        "seeds_valid_from_critical": 3,
         "learned_seeds": 3,
         "seeds": 4,
         "reason": "",
@@ -71,13 +72,21 @@ def test_a_critical_step_is_stated_with_its_learned_seeds_or_not_at_all(tmp_path
     write_figures(tmp_path, [critical_row(), no_step], summary)
     table = critical_table(tmp_path)
     assert (
-        "| sphere10 | euler | K = 64, seeds 32–64; 3 of 4 seeds learned "
+        "| sphere10 | euler | K = 64, seeds 32–64; 3 of 3 learned seeds valid from it, 4 trained "
         "| K = 1: 0.250; K = 128: 0.010 |" in table
     )
+    beyond = critical_table_of(tmp_path, critical_row(critical_steps_max=None, learned_seeds=4,
+                                                      seeds_valid_from_critical=3))  # fmt: skip
+    assert "K = 64, seeds 32–beyond the grid; 3 of 4 learned seeds valid from it" in beyond
     assert (
         "| three_minima | euler | none (0 of 4 seeds learned at K=128) | K = 1: no learned seed |"
         in table
     )
+
+
+def critical_table_of(folder, row):
+    write_figures(folder, [row], [])
+    return critical_table(folder)
 
 
 def test_a_changed_number_makes_the_document_stale(tmp_path):

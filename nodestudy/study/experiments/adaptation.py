@@ -20,8 +20,10 @@ import pandas as pd
 import torch
 
 from ...core.adaptation_rules import StepAdaptation
-from ..analysis.collapse import critical_steps, mark_learned, reference_drop
+from ..analysis.collapse import mark_learned, reference_drop
+from ..analysis.critical import CRITICAL_STEP_DEFINITION, critical_steps
 from ..analysis.evaluate import accuracy_table, runs_frame, snapshot_accuracy_table
+from ..analysis.paired import paired_counts_table
 from ..analysis.tables import grid_vs_adaptation
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
@@ -91,8 +93,9 @@ def run_adaptation_study(
     grid_table = accuracy_table(
         grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
     )
+    grid_pairs = paired_counts_table(grid, study.reference, device=device, n_jobs=n_jobs)
     grid_drops = mark_learned(
-        reference_drop(grid_table, study.reference),
+        reference_drop(grid_table, study.reference, grid_pairs),
         {study.data.short_name: load_dataset(study.data).majority_rate},
     )
     bar = float(grid_drops.learned_bar.iloc[0])
@@ -218,6 +221,7 @@ def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
         "reference": study.reference.label(),
         "rule": study.adaptation.to_dict(),
         "grid_critical_steps": results.critical_steps,
+        "critical_definition": CRITICAL_STEP_DEFINITION,
         "learned_bar": results.learned_bar,
         "adapted_runs": frame_records(results.adapted_summary[columns]),
         "mean_drop_learned": float(

@@ -122,6 +122,15 @@ def plot_collapse_summary(
     return fig
 
 
+def seed_range_text(row) -> str:
+    """``3 of 4 seeds valid from it; theirs 32-128`` (a seed not valid even at the
+    finest K reads "beyond the grid")."""
+    low, high = row["critical_steps_min"], row["critical_steps_max"]
+    high_text = "beyond the grid" if high is None or np.isinf(high) else f"{high:g}"
+    spread = f"; theirs {low:g}-{high_text}" if high_text != f"{low:g}" else ""
+    return f"{row['seeds_valid_from_critical']} of {row['learned_seeds']} seeds valid{spread}"
+
+
 def _mark_critical(ax: Axes, row: pd.DataFrame) -> None:
     """The critical K as a dashed line with the seeds' range, or the reason for none."""
     if not len(row):
@@ -130,9 +139,8 @@ def _mark_critical(ax: Axes, row: pd.DataFrame) -> None:
     if not np.isnan(row.critical_steps):
         k = row.critical_steps
         ax.axvline(k, color="grey", ls="--", lw=1)
-        low, high = row.critical_steps_min, row.critical_steps_max
-        spread = f" (seeds {low:g}-{high:g})" if low != high else " (every learned seed)"
-        ax.text(k, 0.40, f"critical K={k:g}{spread} ", fontsize=7, color="dimgrey", ha="right")
+        ax.text(k, 0.40, f"critical K={k:g}\n{seed_range_text(row)} ", fontsize=7,
+                color="dimgrey", ha="right")  # fmt: skip
     elif "reason" in row and row.reason:
         ax.text(
             0.02,
@@ -232,7 +240,7 @@ def plot_check_verdicts(checks: pd.DataFrame, critical_steps: float | None = Non
         ax.text(
             ks.index(critical_steps) - 0.45,
             -0.45,
-            f"the sweep's critical K={critical_steps:g} (mean drop)",
+            f"the sweep's critical K={critical_steps:g} (paired test, over the seeds)",
             fontsize=7,
             va="bottom",
         )
