@@ -5,6 +5,8 @@ seed that did not learn out of every number it states."""
 import json
 from pathlib import Path
 
+import pytest
+
 from nodestudy.study.figures.results_tables import critical_table, main, rewrite
 
 ROOT = Path(__file__).parent.parent
@@ -102,3 +104,27 @@ def test_a_changed_number_makes_the_document_stale(tmp_path):
     write_figures(tmp_path, [critical_row(critical_steps=128.0, critical_steps_max=128.0)], [])
     assert main(["--check", "--figures", str(tmp_path), str(document)]) == 1
     assert rewrite(document.read_text(), tmp_path) != document.read_text()
+
+
+def test_a_number_in_prose_is_filled_from_the_json_and_goes_stale_with_it(tmp_path):
+    from nodestudy import NodestudyError
+    from nodestudy.study.figures.results_values import fill_values
+
+    write_figures(tmp_path, [critical_row()], [])
+    marked = (
+        "K = <!-- v figA_collapse_datasets.critical[data=sphere10].critical_steps k -->"
+        "?<!-- /v -->, <!-- v count(figA_collapse_datasets.critical[train_method=euler]) -->"
+        "?<!-- /v --> sweep, drop <!-- v figA_collapse_datasets.critical.0.critical_steps_min "
+        ".1f -->?<!-- /v -->"
+    )
+    shown = [part.split("-->")[-1] for part in fill_values(marked, tmp_path).split("<!-- /v")]
+    assert shown[:3] == ["64", "1", "32.0"]
+    document = tmp_path / "doc.md"
+    document.write_text(fill_values(marked, tmp_path) + "\n")
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 0
+    write_figures(tmp_path, [critical_row(critical_steps=128.0)], [])
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 1
+    with pytest.raises(NodestudyError, match=r"\[data=sphere3\] matches 0 records"):
+        fill_values(marked.replace("data=sphere10", "data=sphere3"), tmp_path)
+    with pytest.raises(NodestudyError, match="no 'nowhere' there"):
+        fill_values("<!-- v figA_collapse_datasets.nowhere -->?<!-- /v -->", tmp_path)

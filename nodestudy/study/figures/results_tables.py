@@ -20,6 +20,7 @@ from ...core.errors import NodestudyError
 from ..analysis.critical import CRITICAL_STEP_DEFINITION
 from .results_claims import claims_table
 from .results_text import critical_text, drop_at, load_numbers, number_text
+from .results_values import fill_values
 
 
 def critical_table(figures: Path) -> str:
@@ -122,7 +123,7 @@ _BLOCK = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results:\2 -->)", re
 
 
 def rewrite(text: str, figures: Path) -> str:
-    """``text`` with every marked block generated anew from ``figures``."""
+    """``text`` with every marked block and number generated anew from ``figures``."""
 
     def fill(match: re.Match) -> str:
         name = match.group(2)
@@ -130,7 +131,7 @@ def rewrite(text: str, figures: Path) -> str:
             raise NodestudyError(f"unknown results block {name!r}; known: {', '.join(BLOCKS)}")
         return match.group(1) + BLOCKS[name](figures) + "\n" + match.group(4)
 
-    return _BLOCK.sub(fill, text)
+    return fill_values(_BLOCK.sub(fill, text), figures)
 
 
 def main(argv: list[str] | None = None) -> int:
