@@ -74,6 +74,7 @@ class StepSizeAdapter(BaseAdapter):
         super().__init__(probe, t_span)
         rule = _rule(StepAdaptation, method, rule, rule_fields, "rk4")
         self.rule, self.method = rule, method
+        self._check_probe()
         self.span = abs(self.t_span[1] - self.t_span[0])
         if steps is not None and (
             isinstance(steps, bool)
@@ -190,6 +191,7 @@ class ToleranceAdapter(BaseAdapter):
         rule = _rule(ToleranceAdaptation, method, rule, rule_fields, "dopri5")
         SolverSpec(method, tol=tol)  # validates tol
         self.rule, self.method, self.tol = rule, method, tol
+        self._check_probe()
         ratio = rule.test_tol_ratio
         self.test_tol_ratio = DEFAULT_TEST_TOL_RATIO.get(method, 10.0) if ratio is None else ratio
         self._before_growth: float | None = None
@@ -265,6 +267,7 @@ def _rule(kind, method: str, rule, fields: dict[str, Any], fallback_test: str):
     if isinstance(rule, str):  # a named rule, e.g. "flips", with overrides
         if not hasattr(kind, "named"):
             raise NodestudyError(f"{kind.__name__} has no named rules; pass its fields")
+        fields.setdefault("test_method", DEFAULT_TEST_METHOD.get(method, fallback_test))
         rule, fields = kind.named(rule, **fields), {}
     if rule is not None and fields:
         raise NodestudyError("pass either a rule or its fields, not both")
