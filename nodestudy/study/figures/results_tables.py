@@ -19,7 +19,7 @@ from pathlib import Path
 from ...core.errors import NodestudyError
 from ..analysis.critical import CRITICAL_STEP_DEFINITION
 from .results_claims import claims_table
-from .results_text import critical_text, drop_at, load_numbers, number_text
+from .results_text import critical_text, drop_at, k_text, load_numbers, number_text
 from .results_values import fill_values
 
 
@@ -107,6 +107,45 @@ def rules_table(figures: Path) -> str:
     return "\n".join(lines)
 
 
+#: The per-K summary list of each figure JSON that has one.
+SUMMARY_KEYS = ("by_training_steps", "summary", "comparison")
+
+
+def _mean_std(row: dict, column: str) -> str:
+    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    if mean is None:
+        return "—"
+    return f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+
+
+def drops_table(figures: Path, name: str) -> str:
+    """One sweep's means per training K, over the seeds that learned (how many of how
+    many beside each row; a K where none learned states no number)."""
+    numbers = load_numbers(figures, name)
+    if numbers is None:
+        return f"(`{name}.json` not generated)"
+    rows = next(numbers[key] for key in SUMMARY_KEYS if key in numbers)
+    split = [c for c in ("data", "gradient") if len({r.get(c) for r in rows}) > 1]
+    lines = [
+        "| " + " | ".join([*split, "trained with", "K", "learned seeds",
+                          "accuracy, training solver", "accuracy, reference", "drop"]) + " |",
+        "| " + " | ".join(["---"] * (len(split) + 6)) + " |",
+    ]  # fmt: skip
+    for row in rows:
+        cells = [str(row[c]) for c in split] + [row["train_method"], k_text(row["train_steps"])]
+        cells.append(f"{row['learned_seeds']} of {row['seeds']}")
+        if not row["learned_seeds"]:
+            cells += ["no learned seed", "", ""]
+        else:
+            cells += [
+                _mean_std(row, "train_solver_accuracy"),
+                _mean_std(row, "reference_accuracy"),
+                _mean_std(row, "drop"),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def definition_text(figures: Path) -> str:
     """The one definition of the critical step, as a quotation."""
     return f"> {CRITICAL_STEP_DEFINITION}"
@@ -119,17 +158,24 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "adaptation": adaptation_table,
     "rules": rules_table,
 }
-_BLOCK = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
+#: Blocks that take an argument, ``<!-- results:drops:fig4_sphere2 -->``.
+ARGUMENT_BLOCKS: dict[str, Callable[[Path, str], str]] = {"drops": drops_table}
+_BLOCK = re.compile(r"(<!-- results:([\w:]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
 
 
 def rewrite(text: str, figures: Path) -> str:
     """``text`` with every marked block and number generated anew from ``figures``."""
 
     def fill(match: re.Match) -> str:
-        name = match.group(2)
-        if name not in BLOCKS:
-            raise NodestudyError(f"unknown results block {name!r}; known: {', '.join(BLOCKS)}")
-        return match.group(1) + BLOCKS[name](figures) + "\n" + match.group(4)
+        name, _, argument = match.group(2).partition(":")
+        if argument and name in ARGUMENT_BLOCKS:
+            generated = ARGUMENT_BLOCKS[name](figures, argument)
+        elif not argument and name in BLOCKS:
+            generated = BLOCKS[name](figures)
+        else:
+            known = ", ".join([*BLOCKS, *(f"{n}:NAME" for n in ARGUMENT_BLOCKS)])
+            raise NodestudyError(f"unknown results block {match.group(2)!r}; known: {known}")
+        return match.group(1) + generated + "\n" + match.group(4)
 
     return fill_values(_BLOCK.sub(fill, text), figures)
 
