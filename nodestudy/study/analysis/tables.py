@@ -43,6 +43,7 @@ def grid_vs_adaptation(
             rows.append(
                 {
                     "method": f"grid search, K={k}" + (" (critical)" if k == critical_k else ""),
+                    "critical": bool(k == critical_k),
                     "nfe_per_iteration": float(runs.nfe_forward.mean()),
                     "steps": f"{k}",
                     "accuracy_training_solver": _mean_std(learned.train_solver_accuracy),
@@ -57,6 +58,7 @@ def grid_vs_adaptation(
     rows.append(
         {
             "method": "step adaptation",
+            "critical": False,
             "nfe_per_iteration": float(learned.nfe_forward.mean()),
             "steps": "final "
             + ", ".join(

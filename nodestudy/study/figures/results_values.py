@@ -7,7 +7,8 @@ from the JSON, so a rerun that changes the number changes the sentence.
 
 ``PATH`` starts with a figure's JSON name and walks into it with dots: a key
 (``iterations``), a position in a list (``seeds.0``) or the one record of a list whose
-fields have the given values (``by_training_steps[train_method=euler,train_steps=128]``);
+fields have the given values (``by_training_steps[train_method=euler,train_steps=128]``;
+values may hold spaces, ``table1[method=step adaptation]``);
 ``count(...)`` counts records instead of reading one. ``FORMAT`` is a Python format
 spec (``.3f``, ``,``, ``d``) or ``k`` (a step count, ``128``); a list is joined with
 ", ". A path that does not resolve is an error naming it, never a silent blank.
@@ -22,7 +23,10 @@ from typing import Any
 from ...core.errors import NodestudyError
 from .results_text import k_text, load_numbers, number_text
 
-VALUE = re.compile(r"<!-- v (?P<path>\S+)(?: (?P<format>\S+))? -->(?P<text>.*?)<!-- /v -->")
+VALUE = re.compile(
+    r"<!-- v (?P<path>(?:[^\s\[]|\[[^\]]*\])+)(?: (?P<format>\S+))? -->(?P<text>.*?)<!-- /v -->"
+)
+_PART = re.compile(r"(?:[^.\[]|\[[^\]]*\])+")
 _SELECT = re.compile(r"^(?P<key>\w+)\[(?P<filters>[^\]]+)\]$")
 
 
@@ -62,7 +66,7 @@ def resolve(path: str, figures: Path) -> Any:
     """The value ``path`` names (see the module docstring)."""
     counting = path.startswith("count(") and path.endswith(")")
     inner = path[len("count(") : -1] if counting else path
-    name, *parts = inner.split(".")
+    name, *parts = _PART.findall(inner)  # dots inside [...] (0.1) split nothing
     value: Any = load_numbers(figures, name)
     if value is None:
         raise NodestudyError(f"{path}: figures/{name}.json does not exist")
