@@ -241,3 +241,12 @@ def test_a_missing_majority_rate_is_one_line_naming_the_data_set():
     drops = reference_drop(table_from({1: 0.1}), REFERENCE)
     with pytest.raises(NodestudyError, match="no majority-class rate for sphere2"):
         mark_learned(drops, {})
+
+
+def test_a_seed_that_did_not_learn_at_the_finest_k_enters_no_coarser_mean_either():
+    # seed 2 reaches the bar at K = 1 (by exploiting the discretisation) but not at K = 8
+    table = table_from({1: 0.3, 8: 0.0})
+    table.loc[(table.seed == 2) & (table.train_steps == 8), "accuracy"] = 0.60
+    collapse = analysed(table)
+    assert not collapse.drops[collapse.drops.seed == 2].learned.any()
+    assert collapse.summary.set_index("train_steps").loc[1, "learned_seeds"] == 2

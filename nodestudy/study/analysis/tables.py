@@ -38,7 +38,11 @@ def grid_vs_adaptation(
         position = ks.index(critical_k)
         for k in ks[max(0, position - 1) : position + 2]:
             drops = grid_drops[grid_drops.train_steps == k]
-            learned = drops[drops.train_solver_accuracy >= learned_bar]
+            learned = (
+                drops[drops.learned]
+                if "learned" in drops
+                else drops[drops.train_solver_accuracy >= learned_bar]
+            )
             runs = grid_runs[grid_runs.train_steps == k]
             rows.append(
                 {

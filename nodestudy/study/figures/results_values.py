@@ -8,7 +8,8 @@ from the JSON, so a rerun that changes the number changes the sentence.
 ``PATH`` starts with a figure's JSON name and walks into it with dots: a key
 (``iterations``), a position in a list (``seeds.0``) or the one record of a list whose
 fields have the given values (``by_training_steps[train_method=euler,train_steps=128]``;
-values may hold spaces, ``table1[method=step adaptation]``);
+values may hold spaces, ``table1[method=step adaptation]``); a key in braces is taken
+literally (``separability.{euler, h = 0.0032}``);
 ``count(...)`` counts records instead of reading one. ``FORMAT`` is a Python format
 spec (``.3f``, ``,``, ``d``) or ``k`` (a step count, ``128``); a list is joined with
 ", ". A path that does not resolve is an error naming it, never a silent blank.
@@ -24,9 +25,10 @@ from ...core.errors import NodestudyError
 from .results_text import k_text, load_numbers, number_text
 
 VALUE = re.compile(
-    r"<!-- v (?P<path>(?:[^\s\[]|\[[^\]]*\])+)(?: (?P<format>\S+))? -->(?P<text>.*?)<!-- /v -->"
+    r"<!-- v (?P<path>(?:[^\s\[{]|\[[^\]]*\]|{[^}]*})+)(?: (?P<format>\S+))? -->"
+    r"(?P<text>.*?)<!-- /v -->"
 )
-_PART = re.compile(r"(?:[^.\[]|\[[^\]]*\])+")
+_PART = re.compile(r"{[^}]*}|(?:[^.\[{]|\[[^\]]*\])+")
 _SELECT = re.compile(r"^(?P<key>\w+)\[(?P<filters>[^\]]+)\]$")
 
 
@@ -55,6 +57,8 @@ def _step(value: Any, part: str, path: str) -> Any:
         if len(found) != 1:
             raise NodestudyError(f"{path}: [{selected['filters']}] matches {len(found)} records")
         return found[0]
+    if part.startswith("{") and part.endswith("}"):
+        part = part[1:-1]  # a literal key, e.g. {euler, h = 0.0032}
     if isinstance(value, list) and part.isdigit() and int(part) < len(value):
         return value[int(part)]
     if isinstance(value, dict) and part in value:
