@@ -128,3 +128,33 @@ def test_a_number_in_prose_is_filled_from_the_json_and_goes_stale_with_it(tmp_pa
         fill_values(marked.replace("data=sphere10", "data=sphere3"), tmp_path)
     with pytest.raises(NodestudyError, match="no 'nowhere' there"):
         fill_values("<!-- v figA_collapse_datasets.nowhere -->?<!-- /v -->", tmp_path)
+
+
+#: Headers of tables that describe (rules, figures) or time the build (the build's wall
+#: times, measured by benchmarks/make_figures_time.py), not results.
+DESCRIPTIVE_HEADERS = ("| rule | checks on |", "| file | notebook |", "| command | wall time |")
+
+
+def hand_written_table_rows(text):
+    """Rows of result tables with a digit outside the generated blocks and marked numbers."""
+    import re
+
+    outside = re.sub(r"<!-- results:([\w:]+) -->.*?<!-- /results:\1 -->", "", text, flags=re.S)
+    outside = re.sub(r"<!-- v .*?<!-- /v -->", "", outside)
+    rows, header = [], None
+    for line in outside.splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
+        header = header or line
+        if header.startswith(DESCRIPTIVE_HEADERS) or set(line) <= set("|- "):
+            continue
+        if re.search(r"\d", line):
+            rows.append(line)
+    return rows
+
+
+def test_no_result_table_in_the_documents_is_typed_by_hand():
+    for document in ("README.md", "docs/results.md"):
+        rows = hand_written_table_rows((ROOT / document).read_text())
+        assert rows == [], f"{document}: {rows}"
