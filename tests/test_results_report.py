@@ -13,7 +13,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_the_committed_documents_state_what_the_committed_figures_hold():
-    documents = [str(ROOT / "README.md"), str(ROOT / "docs" / "results.md")]
+    documents = [str(ROOT / name) for name in ("README.md", "docs/results.md", "docs/design.md")]
     assert main(["--check", "--figures", str(ROOT / "figures"), *documents]) == 0
 
 
