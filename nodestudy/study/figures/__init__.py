@@ -13,6 +13,7 @@ from .collapse import (
     plot_collapse_summary,
     plot_test_solver_sweep,
     plot_tolerance_sweep,
+    sweeps_test_steps,
 )
 from .phase import (
     plot_accuracy_vs_steps,
@@ -43,4 +44,5 @@ __all__ = [
     "plot_tolerance_sweep",
     "plot_trajectories",
     "save_figure",
+    "sweeps_test_steps",
 ]

@@ -112,6 +112,27 @@ def rules_table(figures: Path) -> str:
     return "\n".join(lines)
 
 
+def textbook_rules_table(figures: Path) -> str:
+    """The adaptation rules taken apart on the textbook model
+    (``scripts/adaptation_rules_textbook.py``): per variant, the K each seed ended at,
+    the worst drop to the reference, how many models ``check_ode`` calls valid, and the
+    cost."""
+    numbers = load_numbers(figures, "adaptation_rules_textbook")
+    if numbers is None:
+        return "(`adaptation_rules_textbook.json` not generated)"
+    lines = [
+        "| rule variant | final K per seed | largest final drop | valid (check_ode) | forward NFE "
+        "per iteration |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in numbers["summary"]:
+        lines.append(
+            f"| {row['variant']} | {row['final_steps']} | {row['worst_drop']:.3f} | "
+            f"{row['valid']} of {row['models']} | {row['nfe_per_iteration']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 #: The per-K summary list of each figure JSON that has one.
 SUMMARY_KEYS = ("by_training_steps", "summary", "comparison")
 
@@ -162,6 +183,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "critical": critical_table,
     "adaptation": adaptation_table,
     "rules": rules_table,
+    "textbook_rules": textbook_rules_table,
 }
 #: Blocks that take an argument, ``<!-- results:drops:fig4_sphere2 -->``.
 ARGUMENT_BLOCKS: dict[str, Callable[[Path, str], str]] = {"drops": drops_table}
