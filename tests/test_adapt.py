@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from test_cli import nodestudy
+from study_helpers import nodestudy
 from torchdiffeq import odeint
 
 from nodestudy import NodestudyError, SolverSpec, StepSizeAdapter, ToleranceAdapter

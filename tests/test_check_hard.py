@@ -353,3 +353,14 @@ def test_a_tolerance_adapter_refuses_a_test_tolerance_no_stricter():
 
     with pytest.raises(NodestudyError, match="test_tol_ratio"):
         ToleranceAdapter("fehlberg2", test_tol_ratio=0)
+
+
+def test_an_adapter_s_final_check_checks_the_model_under_the_solver_it_ended_with():
+    from nodestudy import StepSizeAdapter
+
+    x = torch.linspace(-1, 1, 1000).reshape(-1, 1)  # enough points to decide
+    y = (x[:, 0] > 0).long()
+    adapter = StepSizeAdapter("euler", steps=8)
+    check = adapter.final_check(lambda t, z: -z, x, y, head=lambda z: torch.cat([-z, z], 1))
+    assert check.training.method == "euler" and check.training.steps == 8
+    assert check.verdict == "valid"

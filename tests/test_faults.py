@@ -14,9 +14,8 @@ import struct
 import numpy as np
 import pytest
 import torch
-from test_cli import nodestudy as run_cli
-from test_images import fake_cifar10, fake_mnist, write_idx
-from test_training import config
+from study_helpers import config, fake_cifar10, fake_mnist, write_idx
+from study_helpers import nodestudy as run_cli
 
 import nodestudy.study.store.runs
 from nodestudy import NodestudyError, SolverSpec

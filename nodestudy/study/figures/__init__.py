@@ -23,12 +23,13 @@ from .phase import (
     plot_fine_vs_coarse,
     plot_trajectories,
 )
-from .style import CLASS_COLOURS, METHOD_COLOURS, VERDICT_COLOURS, save_figure
+from .style import CLASS_COLOURS, METHOD_COLOURS, VERDICT_COLOURS, caption, save_figure
 
 __all__ = [
     "CLASS_COLOURS",
     "METHOD_COLOURS",
     "VERDICT_COLOURS",
+    "caption",
     "plot_accuracy_vs_steps",
     "plot_adaptation",
     "plot_adapter_against_fixed_steps",

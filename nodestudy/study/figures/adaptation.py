@@ -161,11 +161,12 @@ def plot_adapter_against_fixed_steps(table: pd.DataFrame, histories: dict) -> Fi
         ax.plot([x, x], [row.accuracy, row.reference_accuracy], color=colour, lw=1)
         ax.plot(x, row.accuracy, marker, ms=size, mfc="none", mec=colour)
         ax.plot(x, row.reference_accuracy, marker, ms=size, color=colour)
-        ax.annotate(
-            f"{row.model}: {row.verdict}",
+        ax.annotate(  # beside the filled marker, the verdict is its colour
+            row.model.removeprefix("adapted: ").removeprefix("fixed "),
             (x, row.reference_accuracy),
-            xytext=(4, 6 if row.adapted else -10),
+            xytext=(11 if row.adapted else 8, 0),
             textcoords="offset points",
+            va="center",
             fontsize=7,
             color=colour,
         )
@@ -174,6 +175,8 @@ def plot_adapter_against_fixed_steps(table: pd.DataFrame, histories: dict) -> Fi
     ax.plot([], [], "o", mfc="none", mec="grey", label="training solver (hollow)")
     ax.plot([], [], "o", color="grey", label="verified reference (filled)")
     log2_scale(ax, "x")
+    nfe = table.nfe_per_iteration
+    ax.set_xlim(nfe.min() / 1.4, nfe.max() * 2.0)  # room for the labels right of the markers
     finish_axes(
         ax,
         "forward NFE per training iteration (adapters: checks included)",

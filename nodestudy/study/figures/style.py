@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,8 +21,20 @@ METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
 VERDICT_COLOURS = {"valid": "#1a7f37", "invalid": "#c62828", "inconclusive": "#b08800"}
 
 
-def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
-    """Write ``name``.png and ``name``.pdf into ``directory``."""
+def caption(data: str, profile: str, seeds: Sequence[int] = ()) -> str:
+    """What a figure's file must say about itself: ``Sphere2; seeds 0, 1, 2; quick profile``."""
+    parts = [data, f"seeds {', '.join(map(str, seeds))}" if seeds else "", f"{profile} profile"]
+    return "; ".join(part for part in parts if part)
+
+
+def save_figure(
+    fig: Figure, directory: str | Path, name: str, caption: str | None = None
+) -> list[Path]:
+    """Write ``name``.png and ``name``.pdf into ``directory``; ``caption`` (the data
+    set, seeds and profile) goes under the figure, so the file says what it shows
+    without the notebook beside it."""
+    if caption:
+        fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=8, color="dimgrey")
     directory = output_directory(directory)
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
