@@ -127,17 +127,9 @@ def _collapse_panel(ax: Axes, runs: pd.DataFrame, learned: pd.Series, reference_
         ("reference_accuracy", f"tested with a converged reference ({reference_label})", "#d62728"),
     ):
         kept = runs[learned].groupby("train_steps")[column]
-        stats = kept.agg(["mean", "std", "count"])
-        stats = stats[stats["count"] >= 2]
-        lowest = min([lowest, *(stats["mean"] - stats["std"]), *runs[column].dropna()])
-        ax.plot(stats.index, stats["mean"], "-o", ms=3, color=colour, label=label)
-        ax.fill_between(
-            stats.index,
-            stats["mean"] - stats["std"],
-            stats["mean"] + stats["std"],
-            color=colour,
-            alpha=0.18,
-        )
+        mean_std_line(ax, kept, colour, label, min_count=2)
+        bands = (kept.mean() - kept.std()).dropna()
+        lowest = min([lowest, *bands, *runs[column].dropna()])
         for ok, face in ((True, colour), (False, "none")):
             dots = runs[learned == ok]
             ax.scatter(

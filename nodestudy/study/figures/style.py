@@ -31,10 +31,11 @@ def save_figure(
     fig: Figure, directory: str | Path, name: str, caption: str | None = None
 ) -> list[Path]:
     """Write ``name``.png and ``name``.pdf into ``directory``; ``caption`` (the data
-    set, seeds and profile) goes under the figure, so the file says what it shows
+    set, seeds and profile) goes above the figure, so the file says what it shows
     without the notebook beside it."""
     if caption:
-        fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=8, color="dimgrey")
+        # above everything, where no legend or axis label is
+        fig.text(0.01, 1.0, caption, ha="left", va="bottom", fontsize=8, color="dimgrey")
     directory = output_directory(directory)
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
@@ -43,10 +44,17 @@ def save_figure(
 
 
 def mean_std_line(
-    ax: Axes, values: pd.core.groupby.SeriesGroupBy, colour, label: str, ms: float = 3
+    ax: Axes,
+    values: pd.core.groupby.SeriesGroupBy,
+    colour,
+    label: str,
+    ms: float = 3,
+    min_count: int = 1,
 ) -> pd.Series:
-    """Mean over seeds as a line with markers and a ±1 std band; returns the means."""
-    stats = values.agg(["mean", "std"]).fillna(0.0)
+    """Mean over seeds as a line with markers and a ±1 std band, where at least
+    ``min_count`` seeds are behind it; returns the means."""
+    stats = values.agg(["mean", "std", "count"])
+    stats = stats[stats["count"] >= min_count].fillna(0.0)
     ax.plot(stats.index, stats["mean"], "-o", ms=ms, color=colour, label=label)
     ax.fill_between(
         stats.index,
