@@ -29,9 +29,13 @@ def critical_text(row: dict) -> str:
     low, high = row.get("critical_steps_min"), row.get("critical_steps_max")
     high_text = "beyond the grid" if high is None else k_text(high)
     spread = f", seeds {k_text(low)}–{high_text}" if high_text != k_text(low) else ""
+    valid = row.get("seeds_valid_from_critical")
+    if valid is None:  # numbers written before the paired test counted valid seeds
+        learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
+        return f"K = {k_text(row['critical_steps'])}{spread}; {learned}"
     return (
-        f"K = {k_text(row['critical_steps'])}{spread}; {row.get('seeds_valid_from_critical')} "
-        f"of {row['learned_seeds']} learned seeds valid from it, {row['seeds']} trained"
+        f"K = {k_text(row['critical_steps'])}{spread}; {valid} of {row['learned_seeds']} learned "
+        f"seeds valid from it, {row['seeds']} trained"
     )
 
 
