@@ -21,6 +21,12 @@ def k_text(value) -> str:
     )
 
 
+#: Said of a critical step in numbers made before the paired-test definition.
+PREVIOUS_DEFINITION = (
+    "(previous definition: median of per-seed point estimates; not yet regenerated)"
+)
+
+
 def critical_text(row: dict) -> str:
     """``K = 32, seeds 16–64; 3 of 4 learned seeds valid from it, 4 trained`` or
     ``none (<reason>)``."""
@@ -32,7 +38,7 @@ def critical_text(row: dict) -> str:
     valid = row.get("seeds_valid_from_critical")
     if valid is None:  # numbers written before the paired test counted valid seeds
         learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
-        return f"K = {k_text(row['critical_steps'])}{spread}; {learned}"
+        return f"K = {k_text(row['critical_steps'])}{spread}; {learned} {PREVIOUS_DEFINITION}"
     return (
         f"K = {k_text(row['critical_steps'])}{spread}; {valid} of {row['learned_seeds']} learned "
         f"seeds valid from it, {row['seeds']} trained"
