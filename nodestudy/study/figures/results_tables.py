@@ -19,7 +19,14 @@ from pathlib import Path
 from ...core.errors import NodestudyError
 from ..analysis.critical import CRITICAL_STEP_DEFINITION
 from .results_claims import claims_table
-from .results_text import critical_text, drop_at, k_text, load_numbers, number_text
+from .results_text import (
+    PREVIOUS_DEFINITION,
+    critical_text,
+    drop_at,
+    k_text,
+    load_numbers,
+    number_text,
+)
 from .results_values import fill_values
 
 
@@ -68,7 +75,9 @@ def adaptation_table(figures: Path) -> str:
         lines += [
             f"**{data}** ({len(numbers['seeds'])} seeds, {numbers['iterations']} iterations; "
             f"reference {numbers['reference']}; a seed counts as learned above "
-            f"{number_text(numbers['learned_bar'], '.3f')}):",
+            f"{number_text(numbers['learned_bar'], '.3f')})"
+            + ("" if "critical_definition" in numbers else f" {PREVIOUS_DEFINITION}")
+            + ":",
             "",
             "| method | NFE per iteration | steps | accuracy, training "
             "solver | accuracy, reference | learned seeds |",
