@@ -59,7 +59,7 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec
 
 # Last, the README's and docs/results.md's result tables, generated from figures/*.json.
 figures: $(EXECUTED)
-	$(VPY) -m nodestudy.study.figures.results_tables README.md docs/results.md
+	$(VPY) -m nodestudy.study.figures.results_tables README.md docs/results.md docs/design.md
 
 # First every run the notebooks need, in one planned pass over both cores (costliest
 # first); the notebooks then find them in the cache (and train what they miss if run

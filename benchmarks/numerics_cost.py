@@ -3,8 +3,9 @@
 The mode is chosen when a process imports nodestudy.study, so each mode gets its own
 long-lived process (one torch thread each); the two are driven in turn, one computing at
 a time, so that both see the same machine. Each repeat trains, in each mode, Sphere2
-(euler K=64, an ensemble of 3 seeds, batch 128) and digits (euler K=8, one seed), and
-the cost is the process's CPU time for the whole run (training and its final scoring).
+(euler K=64, an ensemble of 3 seeds, batch 128), digits (euler K=8, one seed) and the
+quick profile's costliest ensembles (sphere10 K=128 and mnist5k K=16), and the cost is
+the process's CPU time for the whole run (training and its final scoring).
 The ratio is the median over repeats of reproducible / fast:
 
     .venv/bin/python benchmarks/numerics_cost.py --repeats 10
@@ -19,9 +20,13 @@ import statistics
 import subprocess
 import sys
 
+#: job: (data set, euler K, seeds, iterations per repeat); the last two are the quick
+#: profile's costliest ensembles, where the study's time goes.
 JOBS = {
-    "sphere2 euler K=64, 3 seeds": ("sphere2", 64, (0, 1, 2)),
-    "digits euler K=8": ("digits", 8, (0,)),
+    "sphere2 euler K=64, 3 seeds": ("sphere2", 64, (0, 1, 2), 100),
+    "digits euler K=8": ("digits", 8, (0,), 20),
+    "sphere10 euler K=128, 4 seeds": ("sphere10", 128, (0, 1, 2, 3), 20),
+    "mnist5k euler K=16, 3 seeds": ("mnist5k", 16, (0, 1, 2), 5),
 }
 PINNED = ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
 
@@ -42,7 +47,7 @@ def serve() -> None:
     print(json.dumps(numerics.record()), flush=True)
     for line in sys.stdin:
         job, iterations = line.rsplit(" ", 1)
-        data, steps, seeds = JOBS[job]
+        data, steps, seeds, _ = JOBS[job]
         configs = [
             TrainConfig(DataConfig.from_name(data), SolverSpec("euler", steps), seed=seed)
             for seed in seeds
@@ -57,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument(
-        "--iterations", type=int, nargs=2, default=[100, 20], metavar=("SPHERE", "DIGITS")
+        "--scale", type=float, default=1.0, help="multiply every job's iterations by this"
     )
     args = parser.parse_args()
     workers, recorded = {}, {}
@@ -74,7 +79,8 @@ def main() -> None:
         recorded[mode] = json.loads(workers[mode].stdout.readline())
     seconds = {mode: {job: [] for job in JOBS} for mode in workers}
     for repeat in range(args.repeats):
-        for job, iterations in zip(JOBS, args.iterations):
+        for job, (*_, iterations) in JOBS.items():
+            iterations = max(1, round(iterations * args.scale))
             order = list(workers) if repeat % 2 == 0 else list(workers)[::-1]
             for mode in order:
                 workers[mode].stdin.write(f"{job} {iterations}\n")

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from test_cli import nodestudy
+from study_helpers import nodestudy
 from torchdiffeq import odeint
 
 from nodestudy import NodestudyError, SolverSpec, StepSizeAdapter, ToleranceAdapter
@@ -305,6 +305,21 @@ def test_adaptation_rules_reject_what_cannot_work():
         StepAdaptation(decision="vote")
     with pytest.raises(NodestudyError, match="start"):
         StepSizeAdapter("euler").steps  # noqa: B018
+
+
+def test_a_probe_rule_without_its_probe_set_is_refused_not_run_on_the_batch():
+    with pytest.raises(NodestudyError, match="fixed probe set of 256 points: pass probe="):
+        StepSizeAdapter("euler", "flips")
+    x, y = rings(100, seed=0)
+    with pytest.raises(NodestudyError, match="probe_size is 256 but the probe set has 100"):
+        StepSizeAdapter("euler", "flips", probe=(x, y))
+    assert StepSizeAdapter("euler", "flips", probe=(x, y), probe_size=100).probe is not None
+    assert StepSizeAdapter("euler", "flips", probe_size=None).rule.probe_size is None
+
+
+def test_a_named_rule_takes_the_paper_s_test_solver_for_the_training_method():
+    assert StepSizeAdapter("midpoint", "paper").rule.test_method == "rk4"
+    assert StepSizeAdapter("euler", "paper").rule.test_method == "midpoint"
 
 
 def test_cli_adapt_reports_final_steps_and_nfe_with_checks(cache_dir):

@@ -307,8 +307,21 @@ def test_bad_check_input_is_one_line_that_names_the_fix(kwargs, message):
 def test_an_adapter_takes_a_named_rule():
     from nodestudy import StepAdaptation, StepSizeAdapter
 
-    adapter = StepSizeAdapter("euler", rule="flips", steps=4)
+    adapter = StepSizeAdapter("euler", rule="paper", steps=4)
+    assert adapter.rule == StepAdaptation.named("paper")
+    probe = (torch.zeros(256, 2), torch.zeros(256, dtype=torch.long))
+    adapter = StepSizeAdapter("euler", rule="flips", steps=4, probe=probe)
     assert adapter.rule == StepAdaptation.named("flips")
+
+
+def test_an_adapter_s_default_rule_is_flips_on_the_probe_if_given_else_on_the_batch():
+    from nodestudy import StepAdaptation, StepSizeAdapter
+
+    on_batch = StepSizeAdapter("euler", steps=4).rule
+    assert on_batch == StepAdaptation.named("flips", probe_size=None)
+    probe = (torch.zeros(100, 2), torch.zeros(100, dtype=torch.long))
+    assert StepSizeAdapter("euler", steps=4, probe=probe).rule.probe_size == 100
+    assert StepSizeAdapter("euler", steps=4, check_every=10).rule.measure == "predictions"
 
 
 @pytest.mark.parametrize("steps", [0, -4, 2.5, True])
@@ -340,3 +353,14 @@ def test_a_tolerance_adapter_refuses_a_test_tolerance_no_stricter():
 
     with pytest.raises(NodestudyError, match="test_tol_ratio"):
         ToleranceAdapter("fehlberg2", test_tol_ratio=0)
+
+
+def test_an_adapter_s_final_check_checks_the_model_under_the_solver_it_ended_with():
+    from nodestudy import StepSizeAdapter
+
+    x = torch.linspace(-1, 1, 1000).reshape(-1, 1)  # enough points to decide
+    y = (x[:, 0] > 0).long()
+    adapter = StepSizeAdapter("euler", steps=8)
+    check = adapter.final_check(lambda t, z: -z, x, y, head=lambda z: torch.cat([-z, z], 1))
+    assert check.training.method == "euler" and check.training.steps == 8
+    assert check.verdict == "valid"

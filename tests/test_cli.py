@@ -3,13 +3,7 @@ import subprocess
 import sys
 
 import pytest
-
-
-def nodestudy(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "nodestudy", *args], capture_output=True, text=True, timeout=300
-    )
-
+from study_helpers import nodestudy
 
 TRAIN = ["train", "--data", "sphere2", "--solver", "euler", "--steps", "2", "--iters", "20"]
 

@@ -2,7 +2,6 @@
 data files and checkpoints, failing solvers. Each test injects one fault and checks
 that nothing is lost, nothing wrong is served and no code runs."""
 
-import argparse
 import gzip
 import json
 import os
@@ -14,15 +13,14 @@ import struct
 import numpy as np
 import pytest
 import torch
-from test_cli import nodestudy as run_cli
-from test_images import fake_cifar10, fake_mnist, write_idx
-from test_training import config
+from study_helpers import config, fake_cifar10, fake_mnist, write_idx
+from study_helpers import nodestudy as run_cli
 
 import nodestudy.study.store.runs
 from nodestudy import NodestudyError, SolverSpec
 from nodestudy.study import DataConfig, RunCache, TrainConfig, load_dataset
 from nodestudy.study.analysis.evaluate import accuracy_table
-from nodestudy.study.cli.main import _check, _evaluate
+from nodestudy.study.cli.main import main as cli_main
 from nodestudy.study.data.images import load_cifar10, load_mnist, read_idx
 from nodestudy.study.store.cache import CORRUPT_PREFIX, verify_run
 from nodestudy.study.training.sweep import train_runs
@@ -173,23 +171,14 @@ def test_evaluating_a_damaged_run_directly_says_so_in_one_line(cache_dir):
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda damage: damage.__name__)
-@pytest.mark.parametrize("command", [_evaluate, _check])
-def test_a_damaged_run_passed_by_hand_is_refused_not_scored(cache_dir, damage, command):
+@pytest.mark.parametrize("command", ["evaluate", "check"])
+def test_a_damaged_run_passed_by_hand_is_refused_not_scored(cache_dir, damage, command, capsys):
     run = stored(cache_dir)
     damage(run)
-    arguments = argparse.Namespace(
-        run=str(run.directory),
-        model=None,
-        solver=None,
-        steps=None,
-        tol=None,
-        split="test",
-        device="cpu",
-        drop_limit=0.03,
-        confidence=0.95,
-    )
-    with pytest.raises(NodestudyError, match="delete the directory and train the run again"):
-        command(arguments)
+    assert cli_main([command, str(run.directory)]) == 2
+    error = capsys.readouterr().err
+    assert "delete the directory and train the run again" in error
+    assert len(error.strip().splitlines()) == 1
 
 
 def test_a_corrupt_score_memo_is_recomputed_and_rewritten(cache_dir):

@@ -1,19 +1,16 @@
 """Image data: digits offline, MNIST and CIFAR10 from small files written here in the
 real formats, and the 2-D convolutional vector field."""
 
-import gzip
-import pickle
 import struct
 
 import numpy as np
 import pytest
 import torch
+from study_helpers import fake_cifar10, fake_mnist, write_idx
 
 from nodestudy import NodestudyError, SolverSpec
 from nodestudy.study import DataConfig, TrainConfig, load_dataset
 from nodestudy.study.data.images import (
-    CIFAR10_FOLDER,
-    MNIST_FILES,
     digits,
     load_cifar10,
     load_mnist,
@@ -21,40 +18,6 @@ from nodestudy.study.data.images import (
 )
 from nodestudy.study.models import ODEClassifier
 from nodestudy.study.training.train import train_ensemble
-
-
-def write_idx(path, array, gz=False):
-    array = np.asarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    opener = gzip.open if gz else open
-    with opener(path, "wb") as file:
-        file.write(header + array.tobytes())
-
-
-def fake_mnist(directory, n_train=40, n_test=20, gz=True):
-    rng = np.random.default_rng(0)
-    sizes = {"train": n_train, "test": n_test}
-    for key, stem in MNIST_FILES.items():
-        split, kind = key.split("_")
-        n = sizes[split]
-        array = rng.integers(0, 256, (n, 28, 28)) if kind == "images" else np.arange(n) % 10
-        write_idx(directory / (stem + (".gz" if gz else "")), array, gz=gz)
-    return directory
-
-
-def fake_cifar10(directory, per_batch=8):
-    folder = directory / CIFAR10_FOLDER
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
-        batch = {
-            b"batch_label": name.encode(),
-            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-            b"labels": [int(v) for v in rng.integers(0, 10, per_batch)],
-        }
-        with (folder / name).open("wb") as file:
-            pickle.dump(batch, file)
-    return directory
 
 
 @pytest.mark.parametrize("gz", [False, True])

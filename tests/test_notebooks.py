@@ -100,8 +100,13 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path, cache_dir):
     )
     for name in EXPECTED_OUTPUTS[notebook.stem]:
         assert (figures / name).stat().st_size > 0, name
-    for numbers in figures.glob("*.json"):
-        assert json.loads(numbers.read_text())["profile"] == "smoke"
+    from nodestudy.study import CRITICAL_STEP_DEFINITION
+
+    for path in figures.glob("*.json"):
+        numbers = json.loads(path.read_text())
+        assert numbers["profile"] == "smoke"
+        if "critical" in numbers or "grid_critical_steps" in numbers:  # never without it
+            assert numbers["critical_definition"] == CRITICAL_STEP_DEFINITION, path.name
 
 
 def readme_papermill_lines():

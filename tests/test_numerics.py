@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from test_training import config
+from study_helpers import config
 
 from nodestudy import NodestudyError
 from nodestudy.study import RunCache, open_run, train_runs

@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from test_training import config
+from study_helpers import config
 
 import nodestudy.study.data.datasets as datasets
 import nodestudy.study.store.space as space

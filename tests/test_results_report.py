@@ -5,13 +5,15 @@ seed that did not learn out of every number it states."""
 import json
 from pathlib import Path
 
+import pytest
+
 from nodestudy.study.figures.results_tables import critical_table, main, rewrite
 
 ROOT = Path(__file__).parent.parent
 
 
 def test_the_committed_documents_state_what_the_committed_figures_hold():
-    documents = [str(ROOT / "README.md"), str(ROOT / "docs" / "results.md")]
+    documents = [str(ROOT / name) for name in ("README.md", "docs/results.md", "docs/design.md")]
     assert main(["--check", "--figures", str(ROOT / "figures"), *documents]) == 0
 
 
@@ -23,6 +25,7 @@ def critical_row(**values):
         "critical_steps": 64.0,
         "critical_steps_min": 32.0,
         "critical_steps_max": 64.0,
+        "seeds_valid_from_critical": 3,
         "learned_seeds": 3,
         "seeds": 4,
         "reason": "",
@@ -71,13 +74,21 @@ def test_a_critical_step_is_stated_with_its_learned_seeds_or_not_at_all(tmp_path
     write_figures(tmp_path, [critical_row(), no_step], summary)
     table = critical_table(tmp_path)
     assert (
-        "| sphere10 | euler | K = 64, seeds 32–64; 3 of 4 seeds learned "
+        "| sphere10 | euler | K = 64, seeds 32–64; 3 of 3 learned seeds valid from it, 4 trained "
         "| K = 1: 0.250; K = 128: 0.010 |" in table
     )
+    beyond = critical_table_of(tmp_path, critical_row(critical_steps_max=None, learned_seeds=4,
+                                                      seeds_valid_from_critical=3))  # fmt: skip
+    assert "K = 64, seeds 32–beyond the grid; 3 of 4 learned seeds valid from it" in beyond
     assert (
         "| three_minima | euler | none (0 of 4 seeds learned at K=128) | K = 1: no learned seed |"
         in table
     )
+
+
+def critical_table_of(folder, row):
+    write_figures(folder, [row], [])
+    return critical_table(folder)
 
 
 def test_a_changed_number_makes_the_document_stale(tmp_path):
@@ -93,3 +104,57 @@ def test_a_changed_number_makes_the_document_stale(tmp_path):
     write_figures(tmp_path, [critical_row(critical_steps=128.0, critical_steps_max=128.0)], [])
     assert main(["--check", "--figures", str(tmp_path), str(document)]) == 1
     assert rewrite(document.read_text(), tmp_path) != document.read_text()
+
+
+def test_a_number_in_prose_is_filled_from_the_json_and_goes_stale_with_it(tmp_path):
+    from nodestudy import NodestudyError
+    from nodestudy.study.figures.results_values import fill_values
+
+    write_figures(tmp_path, [critical_row()], [])
+    marked = (
+        "K = <!-- v figA_collapse_datasets.critical[data=sphere10].critical_steps k -->"
+        "?<!-- /v -->, <!-- v count(figA_collapse_datasets.critical[train_method=euler]) -->"
+        "?<!-- /v --> sweep, drop <!-- v figA_collapse_datasets.critical.0.critical_steps_min "
+        ".1f -->?<!-- /v -->"
+    )
+    shown = [part.split("-->")[-1] for part in fill_values(marked, tmp_path).split("<!-- /v")]
+    assert shown[:3] == ["64", "1", "32.0"]
+    document = tmp_path / "doc.md"
+    document.write_text(fill_values(marked, tmp_path) + "\n")
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 0
+    write_figures(tmp_path, [critical_row(critical_steps=128.0)], [])
+    assert main(["--check", "--figures", str(tmp_path), str(document)]) == 1
+    with pytest.raises(NodestudyError, match=r"\[data=sphere3\] matches 0 records"):
+        fill_values(marked.replace("data=sphere10", "data=sphere3"), tmp_path)
+    with pytest.raises(NodestudyError, match="no 'nowhere' there"):
+        fill_values("<!-- v figA_collapse_datasets.nowhere -->?<!-- /v -->", tmp_path)
+
+
+#: Headers of tables that describe (rules, figures) or time the build (the build's wall
+#: times, measured by benchmarks/make_figures_time.py), not results.
+DESCRIPTIVE_HEADERS = ("| rule | checks on |", "| file | notebook |", "| command | wall time |")
+
+
+def hand_written_table_rows(text):
+    """Rows of result tables with a digit outside the generated blocks and marked numbers."""
+    import re
+
+    outside = re.sub(r"<!-- results:([\w:]+) -->.*?<!-- /results:\1 -->", "", text, flags=re.S)
+    outside = re.sub(r"<!-- v .*?<!-- /v -->", "", outside)
+    rows, header = [], None
+    for line in outside.splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
+        header = header or line
+        if header.startswith(DESCRIPTIVE_HEADERS) or set(line) <= set("|- "):
+            continue
+        if re.search(r"\d", line):
+            rows.append(line)
+    return rows
+
+
+def test_no_result_table_in_the_documents_is_typed_by_hand():
+    for document in ("README.md", "docs/results.md"):
+        rows = hand_written_table_rows((ROOT / document).read_text())
+        assert rows == [], f"{document}: {rows}"

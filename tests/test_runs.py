@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from test_training import config
+from study_helpers import config
 
 import nodestudy.study.training.sweep
 from nodestudy import NodestudyError, SolverSpec

@@ -45,3 +45,26 @@ def test_a_dask_cluster_of_two_workers_fills_the_shared_cache_as_local_processes
         assert mine.history().loss.tolist() == theirs.history().loss.tolist()
     # what the cluster wrote is an ordinary cache: a fresh handle finds every run
     assert all(RunCache(shared.root).get(config) is not None for config in tiny_configs())
+
+
+def _half_then_wait(item, *, report):
+    import time
+
+    if report is not None:
+        report(0.5)
+    time.sleep(1.5)
+    return item * 2
+
+
+def test_the_progress_line_moves_while_long_items_run(capsys, monkeypatch):
+    from nodestudy.study.runtime import parallel
+
+    monkeypatch.setattr(parallel, "SHARE_POLL_SECONDS", 0.2)
+    results = parallel.parallel_map(
+        _half_then_wait, [1, 2], 2, progress="work", weights=[1.0, 1.0], reports=True
+    )
+    assert results == [2, 4]
+    shown = capsys.readouterr().err
+    # both items half done before either finished: the line said 50% with 0 done
+    assert "work:  50% of the work, 0/2 done" in shown, shown
+    assert parallel.parallel_map(_half_then_wait, [3], 1, reports=True) == [6]  # serial: None

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from test_cli import nodestudy
+from study_helpers import nodestudy
 
 from nodestudy import SolverSpec
 from nodestudy.study import DataConfig, TrainConfig, accuracy_table, reference_drop

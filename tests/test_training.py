@@ -2,27 +2,15 @@ import json
 
 import pytest
 import torch
+from study_helpers import SMALL_DATA, config
 
 from nodestudy import NodestudyError, SolverSpec
 from nodestudy.core.integrate import solve, solve_adjoint
-from nodestudy.study import DataConfig, RunCache, TrainConfig, accuracy, load_dataset
+from nodestudy.study import RunCache, accuracy, load_dataset
 from nodestudy.study.data.datasets import EpochBatches
 from nodestudy.study.models import ODEClassifier
 from nodestudy.study.training.sweep import train_runs
 from nodestudy.study.training.train import train_ensemble
-
-SMALL_DATA = DataConfig(n_train=256, n_test=128)
-
-
-def config(steps=2, iterations=30, seed=0, method="euler", **kwargs):
-    return TrainConfig(
-        data=SMALL_DATA,
-        solver=SolverSpec(method, steps),
-        iterations=iterations,
-        batch_size=64,
-        seed=seed,
-        **kwargs,
-    )
 
 
 def test_short_training_lowers_the_loss():

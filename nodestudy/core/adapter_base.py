@@ -35,6 +35,24 @@ class BaseAdapter:
         self.t_span = (float(t_span[0]), float(t_span[1]))
         self._rows: list[dict[str, Any]] = []
 
+    def _check_probe(self) -> None:
+        """A rule that names a probe set's size checks on that set: without one it
+        would silently check on the batch instead."""
+        size = self.rule.probe_size
+        if size is None:
+            return
+        if self.probe is None:
+            raise NodestudyError(
+                f"this rule checks on a fixed probe set of {size} points: pass probe=(x_probe, "
+                "y_probe), held-out points of the training distribution, or probe_size=None "
+                "to check on the training batch"
+            )
+        if len(self.probe[0]) != size:
+            raise NodestudyError(
+                f"the rule's probe_size is {size} but the probe set has {len(self.probe[0])} "
+                "points; pass probe_size=len(x_probe)"
+            )
+
     @property
     def solver(self) -> SolverSpec:
         raise NotImplementedError

@@ -119,7 +119,7 @@ class PairedCounts:
             if cross > 0:  # Newcombe's continuity correction of the correlation
                 cross = max(cross - n / 2, 0.0)
             phi = cross / math.sqrt(margins)
-        difference = p1 - p2
+        difference = (only_first - only_second) / n  # exact, where p1 - p2 would round
         d_low1, d_high1 = p1 - first_interval.low, first_interval.high - p1
         d_low2, d_high2 = p2 - second_interval.low, second_interval.high - p2
         low = difference - math.sqrt(max(0.0, d_low1**2 - 2 * phi * d_low1 * d_high2 + d_high2**2))

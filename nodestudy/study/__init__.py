@@ -18,8 +18,11 @@ The names below are what notebooks and scripts use most:
   :class:`RunCache`, :func:`open_run`, :func:`load_ensemble` -> :class:`Run`;
 - :func:`accuracy`, :func:`accuracy_table`, :func:`trajectories`: score models under any
   solver;
+- :func:`paired_counts_table`: each run point by point under its training solver and
+  the reference, the counts the paired test reads;
 - :func:`analyse_collapse` (:func:`reference_drop`, :func:`mark_learned`,
-  :func:`critical_steps`): the study's numbers, from the seeds that learned;
+  :func:`critical_steps`, defined by :data:`CRITICAL_STEP_DEFINITION`): the study's
+  numbers, from the seeds that learned;
 - :func:`load_ipython_extension`: ``%load_ext nodestudy.study`` prints errors as one line.
 """
 
@@ -29,8 +32,10 @@ from .runtime import numerics as _numerics
 _numerics.apply()
 
 from ..core.solvers import SolverSpec
-from .analysis.collapse import analyse_collapse, critical_steps, mark_learned, reference_drop
+from .analysis.collapse import analyse_collapse, mark_learned, reference_drop
+from .analysis.critical import CRITICAL_STEP_DEFINITION, critical_steps
 from .analysis.evaluate import accuracy, accuracy_table, trajectories
+from .analysis.paired import paired_counts_table
 from .cli.ipython import load_ipython_extension
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data.datasets import Dataset, load_dataset
@@ -40,6 +45,7 @@ from .store.runs import Run, load_ensemble, open_run
 from .training.sweep import train_runs
 
 __all__ = [
+    "CRITICAL_STEP_DEFINITION",
     "DataConfig",
     "Dataset",
     "ModelConfig",
@@ -57,6 +63,7 @@ __all__ = [
     "load_ipython_extension",
     "mark_learned",
     "open_run",
+    "paired_counts_table",
     "reference_drop",
     "train_runs",
     "trajectories",

@@ -10,15 +10,24 @@ import pandas as pd
 
 from ...core.errors import NodestudyError
 from ...core.solvers import SolverSpec
+from ...core.stats import PairedCounts
+from .critical import MIN_LEARNED_SEEDS, critical_steps
+from .paired import PAIRED_COLUMNS
 
 RUN_COLUMNS = ["data", "train_method", "train_steps", "seed"]
 
 
-def reference_drop(table: pd.DataFrame, reference: SolverSpec) -> pd.DataFrame:
+def reference_drop(
+    table: pd.DataFrame, reference: SolverSpec, pairs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per run: accuracy with its training solver, with the reference, and the drop.
 
-    ``table`` is an :func:`nodestudy.study.analysis.evaluate.accuracy_table` holding, for every run,
-    the row of its training solver and the row of ``reference``.
+    ``table`` is an :func:`nodestudy.study.analysis.evaluate.accuracy_table` holding,
+    for every run, the row of its training solver and the row of ``reference``.
+    ``pairs`` (:func:`nodestudy.study.analysis.paired.paired_counts_table`, with the
+    same reference) adds the paired test: ``drop`` becomes the exact ratio of counts,
+    ``drop_low`` and ``drop_high`` its 95% interval, and the diverged runs appear as
+    rows with ``diverged`` True and no accuracies, so that nothing skips them.
     """
     own = table[(table.test_method == table.train_method) & (table.test_steps == table.train_steps)]
     ref = table[(table.test_method == reference.method) & (table.test_steps == reference.steps)]
@@ -33,8 +42,28 @@ def reference_drop(table: pd.DataFrame, reference: SolverSpec) -> pd.DataFrame:
         }
     )
     merged["drop"] = merged.train_solver_accuracy - merged.reference_accuracy
+    if pairs is not None:
+        merged = _with_paired_test(merged, pairs, keys)
     merged["train_step_size"] = 1.0 / merged.train_steps
     return merged.sort_values(["train_method", "train_steps", "seed"], ignore_index=True)
+
+
+def _with_paired_test(drops: pd.DataFrame, pairs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The drops with each run's paired counts and interval; every run of ``pairs``
+    is a row, a diverged one without accuracies."""
+    columns = [*keys, "diverged", *PAIRED_COLUMNS]
+    merged = drops.merge(pairs.reindex(columns=columns), on=keys, how="outer")
+    merged["diverged"] = merged["diverged"].fillna(False).astype(bool)
+    estimates = [
+        PairedCounts(*(int(v) for v in counts)).difference_interval()
+        if not np.isnan(counts).any()
+        else None
+        for counts in merged[list(PAIRED_COLUMNS)].to_numpy(dtype=float)
+    ]
+    merged["drop"] = [e.value if e else np.nan for e in estimates]
+    merged["drop_low"] = [e.low if e else np.nan for e in estimates]
+    merged["drop_high"] = [e.high if e else np.nan for e in estimates]
+    return merged
 
 
 def _run_columns(table: pd.DataFrame) -> list[str]:
@@ -49,8 +78,6 @@ LEARNED_SHARE = 0.9
 #: A sweep has learned at all only when that best accuracy lies at least this far (as a
 #: share) from the majority-class rate towards 1.
 LEARNED_ABOVE_CHANCE = 0.5
-#: A critical step rests on at least this many seeds that learned at the finest K.
-MIN_LEARNED_SEEDS = 3
 
 
 def learned_bar(best_accuracy: float, majority_rate: float) -> float:
@@ -69,8 +96,8 @@ def learned_bar(best_accuracy: float, majority_rate: float) -> float:
 
 def mark_learned(drops: pd.DataFrame, majority_rates: Mapping[str, float]) -> pd.DataFrame:
     """:func:`reference_drop` rows with ``learned_bar`` and ``learned`` (the run reached
-    it) added; ``majority_rates`` maps each ``data`` to the share of its largest class
-    in the test set.
+    it, and its seed reached it at the sweep's finest K) added; ``majority_rates`` maps
+    each ``data`` to the share of its largest class in the test set.
 
     The bar comes from the best run at the *finest* K of each sweep (data, training
     method, gradient): that is what the model learns as an ODE. A coarse run's own
@@ -91,84 +118,16 @@ def mark_learned(drops: pd.DataFrame, majority_rates: Mapping[str, float]) -> pd
         .transform("max")
     )
     bars = [learned_bar(b, majority_rates[d]) for b, d in zip(best, drops["data"])]
-    return drops.assign(learned_bar=bars, learned=drops.train_solver_accuracy >= bars)
+    reached = drops.train_solver_accuracy >= bars
+    # a seed that did not learn at the finest K never learned the ODE: a coarse run of
+    # it that reaches the bar does so by exploiting the discretisation
+    seed_learned = (reached & finest).groupby([drops[c] for c in [*sweep, "seed"]]).transform("max")
+    return drops.assign(learned_bar=bars, learned=reached & seed_learned)
 
 
 def learned_only(drops: pd.DataFrame) -> pd.DataFrame:
     """The rows of runs that learned (every row where ``learned`` was never marked)."""
     return drops[drops.learned] if "learned" in drops else drops
-
-
-def seed_critical_steps(series: pd.DataFrame, drop_limit: float) -> float:
-    """One seed's critical K from its rows (one per K; only K at which it learned):
-    the smallest K from which every finer K keeps the drop within ``drop_limit``;
-    inf when even the finest fails (its critical step lies beyond the sweep)."""
-    critical = float("inf")
-    for k, drop in series.sort_values("train_steps", ascending=False)[
-        ["train_steps", "drop"]
-    ].itertuples(index=False):
-        if drop > drop_limit:
-            break
-        critical = float(k)
-    return critical
-
-
-def critical_steps(
-    drops: pd.DataFrame, drop_limit: float = 0.03, min_seeds: int = MIN_LEARNED_SEEDS
-) -> pd.DataFrame:
-    """The critical step count of each training method, from :func:`reference_drop`.
-
-    Per seed that learned at the sweep's finest K, the critical K is the smallest K
-    from which every finer K (at which it learned) keeps the accuracy drop from the
-    training solver to the converged reference within ``drop_limit``. The critical K
-    of the method is the median of the seeds' (the finer of the two middle ones for an
-    even count), so that one odd seed cannot move it; their range is reported. It is
-    NaN, with the ``reason``, when fewer than ``min_seeds`` seeds learned or when the
-    median seed fails even at the finest K. Rows of runs that did not learn (``learned``
-    False, see :func:`mark_learned`) enter nothing.
-    """
-    rows = []
-    by = ["data", "train_method", *(["gradient"] if "gradient" in drops else [])]
-    for labels, group in drops.groupby(by):
-        rows.append({**dict(zip(by, labels)), **_critical_row(group, drop_limit, min_seeds)})
-    return pd.DataFrame(rows)
-
-
-def _critical_row(group: pd.DataFrame, drop_limit: float, min_seeds: int) -> dict:
-    learned = learned_only(group)
-    finest = group.train_steps.max()
-    seeds = sorted(learned.seed[learned.train_steps == finest])
-    per_seed = {s: seed_critical_steps(learned[learned.seed == s], drop_limit) for s in seeds}
-    values = sorted(per_seed.values())
-    critical, reason = np.nan, ""
-    if len(values) < min_seeds:
-        reason = (
-            f"{len(values)} of {group.seed.nunique()} seeds learned at the finest K={finest:g}; "
-            f"a critical step needs {min_seeds}"
-        )
-    elif np.isinf(values[len(values) // 2]):
-        reason = f"the median seed's drop exceeds {drop_limit:g} even at the finest K={finest:g}"
-    else:
-        critical = values[len(values) // 2]
-    grid = sorted(group.train_steps.unique())
-    coarser = [k for k in grid if k < critical] if not np.isnan(critical) else []
-    at_critical = learned[(learned.train_steps == critical) & learned.seed.isin(seeds)]
-    at_finest = learned[(learned.train_steps == finest) & learned.seed.isin(seeds)]
-    return {
-        "drop_limit": drop_limit,
-        "critical_steps": critical,
-        "critical_step_size": 1.0 / critical if not np.isnan(critical) else np.nan,
-        "critical_steps_min": values[0] if values and not np.isnan(critical) else np.nan,
-        "critical_steps_max": values[-1] if values and not np.isnan(critical) else np.nan,
-        "per_seed_critical_steps": ", ".join(f"{s}: {k:g}" for s, k in per_seed.items()),
-        "coarsest_failing_steps": coarser[-1] if coarser else np.nan,
-        "mean_drop_at_critical": at_critical["drop"].mean() if len(at_critical) else np.nan,
-        "finest_steps": finest,
-        "mean_drop_at_finest": at_finest["drop"].mean() if len(at_finest) else np.nan,
-        "learned_seeds": len(values),
-        "seeds": int(group.seed.nunique()),
-        "reason": reason,
-    }
 
 
 def accuracy_by_test_steps(table: pd.DataFrame) -> pd.DataFrame:
@@ -212,14 +171,16 @@ class CollapseAnalysis:
 
 def analyse_collapse(
     table: pd.DataFrame,
+    pairs: pd.DataFrame,
     reference: SolverSpec,
     drop_limit: float,
     majority_rates: Mapping[str, float],
     min_seeds: int = MIN_LEARNED_SEEDS,
 ) -> CollapseAnalysis:
-    """:func:`reference_drop`, :func:`mark_learned`, :func:`critical_steps` and
-    :func:`drop_summary` in one call: every collapse figure is analysed the same way."""
-    drops = mark_learned(reference_drop(table, reference), majority_rates)
+    """:func:`reference_drop` (with the paired counts ``pairs``), :func:`mark_learned`,
+    :func:`~nodestudy.study.analysis.critical.critical_steps` and :func:`drop_summary`
+    in one call: every collapse figure is analysed the same way."""
+    drops = mark_learned(reference_drop(table, reference, pairs), majority_rates)
     return CollapseAnalysis(
         drops=drops,
         critical=critical_steps(drops, drop_limit, min_seeds),

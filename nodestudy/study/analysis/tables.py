@@ -38,11 +38,16 @@ def grid_vs_adaptation(
         position = ks.index(critical_k)
         for k in ks[max(0, position - 1) : position + 2]:
             drops = grid_drops[grid_drops.train_steps == k]
-            learned = drops[drops.train_solver_accuracy >= learned_bar]
+            learned = (
+                drops[drops.learned]
+                if "learned" in drops
+                else drops[drops.train_solver_accuracy >= learned_bar]
+            )
             runs = grid_runs[grid_runs.train_steps == k]
             rows.append(
                 {
                     "method": f"grid search, K={k}" + (" (critical)" if k == critical_k else ""),
+                    "critical": bool(k == critical_k),
                     "nfe_per_iteration": float(runs.nfe_forward.mean()),
                     "steps": f"{k}",
                     "accuracy_training_solver": _mean_std(learned.train_solver_accuracy),
@@ -57,6 +62,7 @@ def grid_vs_adaptation(
     rows.append(
         {
             "method": "step adaptation",
+            "critical": False,
             "nfe_per_iteration": float(learned.nfe_forward.mean()),
             "steps": "final "
             + ", ".join(

@@ -20,8 +20,10 @@ import pandas as pd
 import torch
 
 from ...core.adaptation_rules import StepAdaptation
-from ..analysis.collapse import critical_steps, mark_learned, reference_drop
+from ..analysis.collapse import mark_learned, reference_drop
+from ..analysis.critical import CRITICAL_STEP_DEFINITION, critical_steps
 from ..analysis.evaluate import accuracy_table, runs_frame, snapshot_accuracy_table
+from ..analysis.paired import paired_counts_table
 from ..analysis.tables import grid_vs_adaptation
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
@@ -91,8 +93,9 @@ def run_adaptation_study(
     grid_table = accuracy_table(
         grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
     )
+    grid_pairs = paired_counts_table(grid, study.reference, device=device, n_jobs=n_jobs)
     grid_drops = mark_learned(
-        reference_drop(grid_table, study.reference),
+        reference_drop(grid_table, study.reference, grid_pairs),
         {study.data.short_name: load_dataset(study.data).majority_rate},
     )
     bar = float(grid_drops.learned_bar.iloc[0])
@@ -130,30 +133,34 @@ def _adapted_summary(adapted: list[Run], study: Study, device, n_jobs: int) -> p
 
 def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> pd.DataFrame:
     """One row per run of a rule: final and worst drop to the reference over the
-    weights kept during training, NFE per iteration (checks included), time."""
+    weights kept during training, NFE per iteration (checks included), time.
+
+    During training each snapshot is scored under the solver it was trained with at
+    that iteration; the final weights under the solver adaptation ended with
+    (``Run.final_solver``, the K a user deploys), as Table 1 scores them."""
     reference = study.reference
 
     def solvers(run: Run, iteration: int):
-        return [run.solver_at(iteration), reference]
+        final = [run.final_solver] if iteration == run.config.iterations else []
+        return list(dict.fromkeys([run.solver_at(iteration), *final, reference]))
 
     snapshots = snapshot_accuracy_table(runs, solvers, device=device, n_jobs=n_jobs)
-    is_reference = (snapshots.test_method == reference.method) & (
-        snapshots.test_steps == reference.steps
-    )
     rows = []
     for run in runs:
-        mine = snapshots.run == run.directory.name
-        own = snapshots[mine & ~is_reference].set_index("iteration").accuracy
-        converged = snapshots[mine & is_reference].set_index("iteration").accuracy
+        mine = snapshots[snapshots.run == run.directory.name]
+        own = _accuracy_by_iteration(mine, run.solver_at)
+        converged = _accuracy_by_iteration(mine, lambda it: reference)
         drop = (own - converged).dropna()
+        final = mine[mine.iteration == mine.iteration.max()]
+        final_own = _accuracy_by_iteration(final, lambda _, s=run.final_solver: s).iloc[-1]
         rows.append(
             {
                 "rule": name,
                 "seed": run.config.seed,
                 "final_steps": run.metrics["final_steps"],
-                "final_accuracy": own.iloc[-1],
+                "final_accuracy": final_own,
                 "final_reference_accuracy": converged.iloc[-1],
-                "final_drop": drop.iloc[-1],
+                "final_drop": final_own - converged.iloc[-1],
                 "worst_drop": drop.max(),
                 "worst_drop_iteration": int(drop.idxmax()),
                 "nfe_per_iteration": run.metrics["nfe_forward"],
@@ -162,6 +169,19 @@ def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> 
             }
         )
     return pd.DataFrame(rows)
+
+
+def _accuracy_by_iteration(snapshots: pd.DataFrame, solver_at) -> pd.Series:
+    """Per iteration, the accuracy under the solver ``solver_at(iteration)`` names."""
+    chosen = [
+        (row.test_method, row.test_steps, row.test_tol) == _solver_key(solver_at(row.iteration))
+        for row in snapshots.itertuples()
+    ]
+    return snapshots[chosen].set_index("iteration").accuracy
+
+
+def _solver_key(solver) -> tuple:
+    return (solver.method, solver.steps, solver.tol)
 
 
 def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:
@@ -200,16 +220,6 @@ def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
     """The numbers written beside Figure 5, Table 1 and the rule comparison."""
     from ..figures.records import frame_records
 
-    columns = [
-        "seed",
-        "final_steps",
-        "nfe_forward",
-        "nfe_check",
-        "train_seconds",
-        "test_accuracy",
-        "reference_accuracy",
-        "drop",
-    ]
     return {
         "data": study.data.short_name,
         "hidden_channels": study.model.hidden_channels,
@@ -218,13 +228,8 @@ def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
         "reference": study.reference.label(),
         "rule": study.adaptation.to_dict(),
         "grid_critical_steps": results.critical_steps,
+        "critical_definition": CRITICAL_STEP_DEFINITION,
         "learned_bar": results.learned_bar,
-        "adapted_runs": frame_records(results.adapted_summary[columns]),
-        "mean_drop_learned": float(
-            results.adapted_summary.loc[
-                results.adapted_summary.test_accuracy >= results.learned_bar, "drop"
-            ].mean()
-        ),
         "table1": frame_records(results.table1),
         "rules": frame_records(results.rule_summary),
         "rule_runs": frame_records(results.rules),

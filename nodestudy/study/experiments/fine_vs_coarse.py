@@ -77,6 +77,7 @@ class DecisionRegions:
     scores: dict[int, float]
     labels: np.ndarray
     train_steps: int
+    seed: int
 
 
 def coarse_decision_regions(
@@ -95,7 +96,8 @@ def coarse_decision_regions(
     gx, gy, regions = decision_grid(
         coarse, 0, everything.min(0) - margin, everything.max(0) + margin
     )
-    return DecisionRegions(gx, gy, regions, ends, scores, data.y_test.numpy(), k)
+    seed = result.runs["coarse"][0].config.seed
+    return DecisionRegions(gx, gy, regions, ends, scores, data.y_test.numpy(), k, seed)
 
 
 def fine_vs_coarse_numbers(result: FineVsCoarse, study: Study) -> dict:

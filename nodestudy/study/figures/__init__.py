@@ -13,6 +13,7 @@ from .collapse import (
     plot_collapse_summary,
     plot_test_solver_sweep,
     plot_tolerance_sweep,
+    sweeps_test_steps,
 )
 from .phase import (
     plot_accuracy_vs_steps,
@@ -22,12 +23,13 @@ from .phase import (
     plot_fine_vs_coarse,
     plot_trajectories,
 )
-from .style import CLASS_COLOURS, METHOD_COLOURS, VERDICT_COLOURS, save_figure
+from .style import CLASS_COLOURS, METHOD_COLOURS, VERDICT_COLOURS, caption, save_figure
 
 __all__ = [
     "CLASS_COLOURS",
     "METHOD_COLOURS",
     "VERDICT_COLOURS",
+    "caption",
     "plot_accuracy_vs_steps",
     "plot_adaptation",
     "plot_adapter_against_fixed_steps",
@@ -43,4 +45,5 @@ __all__ = [
     "plot_tolerance_sweep",
     "plot_trajectories",
     "save_figure",
+    "sweeps_test_steps",
 ]

@@ -68,6 +68,8 @@ def plot_adaptation(
             lw=1,
             label=f"critical K of the grid search ({critical_steps:g})",
         )
+        low, high = axes[1].get_ylim()  # the line inside the axes, not on its edge
+        axes[1].set_ylim(min(low, critical_steps / 1.5), max(high, critical_steps * 1.5))
     axes[2].plot([], [], "s", mfc="none", color="grey", label="midpoint, same K")
     axes[2].plot([], [], "^", mfc="none", color="grey", label="rk4, same K")
     axes[2].set_title("(c) the same models under smaller-error solvers")
@@ -84,8 +86,9 @@ def plot_adaptation(
     return fig
 
 
-def plot_tolerance_adaptation(histories: dict[int, pd.DataFrame]) -> Figure:
-    """The tolerance chosen during training and the NFE of each training solve."""
+def plot_tolerance_adaptation(histories: dict[int, pd.DataFrame], title: str = "") -> Figure:
+    """The tolerance chosen during training and the NFE of each training solve;
+    ``title`` names the solvers and the data set above both panels."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for seed, history in histories.items():
         axes[0].plot(history.iteration, history.adapted_value, lw=1, label=f"seed {seed}")
@@ -100,6 +103,8 @@ def plot_tolerance_adaptation(histories: dict[int, pd.DataFrame]) -> Figure:
         ax.set_xlabel("training iteration")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -156,11 +161,12 @@ def plot_adapter_against_fixed_steps(table: pd.DataFrame, histories: dict) -> Fi
         ax.plot([x, x], [row.accuracy, row.reference_accuracy], color=colour, lw=1)
         ax.plot(x, row.accuracy, marker, ms=size, mfc="none", mec=colour)
         ax.plot(x, row.reference_accuracy, marker, ms=size, color=colour)
-        ax.annotate(
-            f"{row.model}: {row.verdict}",
+        ax.annotate(  # beside the filled marker, the verdict is its colour
+            row.model.removeprefix("adapted: ").removeprefix("fixed "),
             (x, row.reference_accuracy),
-            xytext=(4, 6 if row.adapted else -10),
+            xytext=(11 if row.adapted else 8, 0),
             textcoords="offset points",
+            va="center",
             fontsize=7,
             color=colour,
         )
@@ -169,6 +175,8 @@ def plot_adapter_against_fixed_steps(table: pd.DataFrame, histories: dict) -> Fi
     ax.plot([], [], "o", mfc="none", mec="grey", label="training solver (hollow)")
     ax.plot([], [], "o", color="grey", label="verified reference (filled)")
     log2_scale(ax, "x")
+    nfe = table.nfe_per_iteration
+    ax.set_xlim(nfe.min() / 1.4, nfe.max() * 2.0)  # room for the labels right of the markers
     finish_axes(
         ax,
         "forward NFE per training iteration (adapters: checks included)",

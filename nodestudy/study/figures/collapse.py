@@ -28,8 +28,11 @@ def plot_test_solver_sweep(
     tested with each test method at multiples of K. Mean and std over seeds; the
     training configuration is the circled point; ``chance`` dotted."""
     trained = table[table.train_method == train_method]
+    # the test grid only (multiples of K up to 2 K): not the reference, which would
+    # draw every curve out to its step count over K never tested
+    trained = trained[trained.test_steps <= 2 * trained.train_steps]
     ks = sorted(trained.train_steps.unique())
-    palette = dict(zip(ks, sns.color_palette("viridis", len(ks))))
+    palette = dict(zip(ks, sns.color_palette("tab10" if len(ks) <= 10 else "husl", len(ks))))
     fig, axes = plt.subplots(
         1, len(test_methods), figsize=(4.2 * len(test_methods), 3.6), sharey=True, squeeze=False
     )
@@ -53,6 +56,13 @@ def plot_test_solver_sweep(
     return fig
 
 
+def sweeps_test_steps(table: pd.DataFrame) -> bool:
+    """Whether the models are tested at several step counts around their own (Figure
+    4 a's test grid): a sweep that tests each model at its own K only has no Figure 4 a."""
+    grid = table[table.test_steps <= 2 * table.train_steps]
+    return bool(len(grid)) and grid.groupby(["run", "test_method"]).test_steps.nunique().max() > 1
+
+
 def plot_collapse_summary(
     drops: pd.DataFrame,
     critical: pd.DataFrame,
@@ -63,97 +73,114 @@ def plot_collapse_summary(
 ) -> Figure:
     """Accuracy with the training solver and with a converged reference against the
     training step count, one panel per value of ``panel_column`` (the training method,
-    the data set, ...). Lines are means over the seeds that learned (``learned``), dots
-    every seed (hollow: did not learn); the critical K is marked, or why there is none.
+    the data set, ...; two panels a row). Lines are means over the seeds that learned
+    (``learned``) at the trained K where at least two did, dots every seed (hollow: did
+    not learn); the critical K is dashed and stated in the title, or why there is none.
     ``chance`` (the majority-class rate, dotted) is one number or one per panel."""
     methods = list(dict.fromkeys(drops[panel_column]))
+    columns = min(2, len(methods))
+    rows = -(-len(methods) // columns)
     fig, axes = plt.subplots(
-        1, len(methods), figsize=(4.6 * len(methods), 3.8), sharey=True, squeeze=False
+        rows, columns, figsize=(4.8 * columns, 3.9 * rows), sharey=False, squeeze=False
     )
     learned = drops.learned if "learned" in drops else pd.Series(True, index=drops.index)
-    for ax, method in zip(axes[0], methods):
+    for ax, method in zip(axes.flat, methods):
         mine = drops[panel_column] == method
-        for column, label, colour in (
-            (
-                "train_solver_accuracy",
-                "tested with the training solver (same method and K)",
-                "black",
-            ),
-            (
-                "reference_accuracy",
-                f"tested with a converged reference ({reference_label})",
-                "#d62728",
-            ),
-        ):
-            subset = drops[mine & learned]
-            if len(subset):
-                mean_std_line(ax, subset.groupby("train_steps")[column], colour, label, ms=0)
-            for ok, face in ((True, colour), (False, "none")):
-                dots = drops[mine & (learned == ok)]
-                ax.scatter(
-                    dots.train_steps,
-                    dots[column],
-                    s=12,
-                    facecolors=face,
-                    edgecolors=colour,
-                    linewidths=0.8,
-                    zorder=3,
-                )
+        lowest = _collapse_panel(ax, drops[mine], learned[mine], reference_label)
         row = critical[critical[panel_column] == method]
-        _mark_critical(ax, row)
-        counted = (
-            f"\nlearned: {row.learned_seeds.iloc[0]} of {row.seeds.iloc[0]} seeds at the finest K"
-            if len(row) and "learned_seeds" in row
-            else ""
-        )
-        ax.set_title(title.format(method) + counted, fontsize=10)
+        ax.set_title(title.format(method) + _critical_title(row), fontsize=9)
+        if len(row) and not np.isnan(row.critical_steps.iloc[0]):
+            ax.axvline(row.critical_steps.iloc[0], color="grey", ls="--", lw=1)
         log2_steps_axis(ax, "training steps K (h = 1/K)")
+        ax.set_xticks(sorted(drops.loc[mine, "train_steps"].unique()))
+        ax.set_xticks([], minor=True)
         rate = chance[method] if isinstance(chance, Mapping) else chance
-        lowest = min(drops.loc[mine, ["train_solver_accuracy", "reference_accuracy"]].min())
-        ax.set_ylim(min(0.35, rate - 0.05, lowest - 0.03), 1.02)
         ax.axhline(rate, color="grey", lw=0.8, ls=":", label="majority-class rate")
+        ax.set_ylim(max(-0.02, min(rate - 0.05, lowest - 0.03)), 1.02)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel(
-        "test accuracy\n(lines: mean ± std of learned seeds;\ndots: seeds, hollow: not learned)"
-    )
+        ax.set_ylabel("test accuracy")
+    for ax in list(axes.flat)[len(methods) :]:
+        ax.set_visible(False)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    handles.append(plt.Line2D([], [], color="grey", ls="--", lw=1))
+    labels.append("critical K")
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+        title="lines: mean ± std over the seeds that learned (at least two); dots: every "
+        "seed, hollow where it did not learn",
+        title_fontsize=7,
+    )
+    fig.tight_layout(rect=(0, 0.17 if rows == 1 else 0.09, 1, 1))
     return fig
 
 
-def _mark_critical(ax: Axes, row: pd.DataFrame) -> None:
-    """The critical K as a dashed line with the seeds' range, or the reason for none."""
+def _collapse_panel(ax: Axes, runs: pd.DataFrame, learned: pd.Series, reference_label) -> float:
+    """One panel's lines, bands and dots; the lowest value drawn (bands included)."""
+    lowest = 1.0
+    for column, label, colour in (
+        ("train_solver_accuracy", "tested with the training solver (same method and K)", "black"),
+        ("reference_accuracy", f"tested with a converged reference ({reference_label})", "#d62728"),
+    ):
+        kept = runs[learned].groupby("train_steps")[column]
+        mean_std_line(ax, kept, colour, label, min_count=2)
+        bands = (kept.mean() - kept.std()).dropna()
+        lowest = min([lowest, *bands, *runs[column].dropna()])
+        for ok, face in ((True, colour), (False, "none")):
+            dots = runs[learned == ok]
+            ax.scatter(
+                dots.train_steps,
+                dots[column],
+                s=12,
+                facecolors=face,
+                edgecolors=colour,
+                linewidths=0.8,
+                zorder=3,
+            )
+    return lowest
+
+
+def _critical_title(row: pd.DataFrame) -> str:
+    """The title's second line: the critical K with its seeds, or why there is none;
+    the dashed line at the critical K."""
     if not len(row):
-        return
+        return ""
     row = row.iloc[0]
+    learned = f"{row.learned_seeds} of {row.seeds} seeds learned at the finest K"
     if not np.isnan(row.critical_steps):
-        k = row.critical_steps
-        ax.axvline(k, color="grey", ls="--", lw=1)
-        low, high = row.critical_steps_min, row.critical_steps_max
-        spread = f" (seeds {low:g}-{high:g})" if low != high else " (every learned seed)"
-        ax.text(k, 0.40, f"critical K={k:g}{spread} ", fontsize=7, color="dimgrey", ha="right")
-    elif "reason" in row and row.reason:
-        ax.text(
-            0.02,
-            0.03,
-            "no critical K: " + textwrap.fill(row.reason, 45),
-            transform=ax.transAxes,
-            fontsize=7,
-            color="dimgrey",
-            va="bottom",
-        )
+        return f"\ncritical K = {row.critical_steps:g}: {seed_range_text(row)}\n{learned}"
+    return "\nno critical K: " + textwrap.fill(str(row.reason), 50)
+
+
+def seed_range_text(row) -> str:
+    """``3 of 4 seeds valid from it; theirs 32-128`` (a seed not valid even at the
+    finest K reads "beyond the grid")."""
+    low, high = row["critical_steps_min"], row["critical_steps_max"]
+    high_text = "beyond the grid" if high is None or np.isinf(high) else f"{high:g}"
+    spread = f"; theirs {low:g}-{high_text}" if high_text != f"{low:g}" else ""
+    return f"{row['seeds_valid_from_critical']} of {row['learned_seeds']} seeds valid{spread}"
 
 
 def plot_tolerance_sweep(
-    table: pd.DataFrame, costs: pd.DataFrame, reference: SolverSpec, chance: float
+    table: pd.DataFrame,
+    costs: pd.DataFrame,
+    reference: SolverSpec,
+    chance: float,
+    data: str = "",
 ) -> Figure:
     """Figure 4(c)(d): models trained with fehlberg2 and dopri5 at fixed tolerances (one
     colour each), tested at multiples of their tolerance (solid: the same method,
     dashed: dopri5 for fehlberg2-trained models; circled: the training solver), the
     converged reference as a dotted line of the same colour; right: NFE per training
-    iteration against the tolerance (``costs``: train_method, train_tol, nfe_forward)."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    iteration against the tolerance (``costs``: train_method, train_tol, nfe_forward).
+    The accuracy axis spans the data (and chance only where it is near), so that
+    differences of a hundredth show."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    seeds = table.seed.nunique()
     tols = sorted(table.train_tol.dropna().unique())
     palette = dict(zip(tols, sns.color_palette("viridis", len(tols))))
     for ax, method in zip(axes[:2], ("fehlberg2", "dopri5")):
@@ -184,11 +211,14 @@ def plot_tolerance_sweep(
         ax.set_xlabel("test tolerance")
         extra = " (dashed: tested with dopri5)" if method == "fehlberg2" else ""
         ax.set_title(f"trained with {method}{extra}", fontsize=10)
-        ax.set_ylim(min(0.35, chance - 0.05), 1.02)
-        ax.axhline(chance, color="grey", lw=0.8, ls=":")
+        low, high = table.accuracy.min(), table.accuracy.max()
+        if low - chance < 0.1:
+            ax.axhline(chance, color="grey", lw=0.8, ls=":")
+        ax.set_ylim(max(0.0, low - 0.02), min(1.0, high + 0.02) + 0.005)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"test accuracy (mean over seeds; dotted: {reference.label()})")
-    axes[1].legend(title="training tol", fontsize=7, title_fontsize=8)
+        ax.legend(title="training tol", fontsize=7, title_fontsize=8)
+    mean = f"mean over {seeds} seeds" if seeds > 1 else "1 seed"
+    axes[0].set_ylabel(f"test accuracy ({mean};\ndotted: {reference.label()})")
     ax = axes[2]
     for method, group in costs.groupby("train_method"):
         mean = group.groupby("train_tol")["nfe_forward"].mean()
@@ -203,6 +233,8 @@ def plot_tolerance_sweep(
         title_size=10,
         fontsize=8,
     )
+    if data:
+        fig.suptitle(f"{data}: models trained at fixed tolerances, tested at others", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -232,7 +264,7 @@ def plot_check_verdicts(checks: pd.DataFrame, critical_steps: float | None = Non
         ax.text(
             ks.index(critical_steps) - 0.45,
             -0.45,
-            f"the sweep's critical K={critical_steps:g} (mean drop)",
+            f"the sweep's critical K={critical_steps:g} (paired test, over the seeds)",
             fontsize=7,
             va="bottom",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .results_text import critical_text, k_text, load_numbers
+from .results_text import PREVIOUS_DEFINITION, critical_text, k_text, load_numbers
 
 Row = tuple[str, str, str, str, str]
 
@@ -97,6 +97,8 @@ def _figure_5_rows(figures: Path) -> list[Row]:
                 f"{k_text(numbers['grid_critical_steps'])}; reference accuracy "
                 f"{adapted['accuracy_reference']}"
             )
+            if "critical_definition" not in numbers:
+                found += f" {PREVIOUS_DEFINITION}"
             notebook = "sphere_adaptation" if data == "sphere2" else "image_adaptation"
             rows.append(
                 (

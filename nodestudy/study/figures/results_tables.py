@@ -17,14 +17,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...core.errors import NodestudyError
+from ..analysis.critical import CRITICAL_STEP_DEFINITION
 from .results_claims import claims_table
-from .results_text import critical_text, drop_at, load_numbers, number_text
+from .results_text import (
+    PREVIOUS_DEFINITION,
+    critical_text,
+    drop_at,
+    k_text,
+    load_numbers,
+    number_text,
+)
+from .results_values import fill_values
 
 
 def critical_table(figures: Path) -> str:
     """Every critical step of the study, per data set and training method."""
     lines = [
-        "| data | training | critical step (median of the learned seeds) | "
+        "| data | training | critical step (more than half of the learned seeds valid) | "
         "mean drop at the coarsest and finest K | numbers |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -66,7 +75,9 @@ def adaptation_table(figures: Path) -> str:
         lines += [
             f"**{data}** ({len(numbers['seeds'])} seeds, {numbers['iterations']} iterations; "
             f"reference {numbers['reference']}; a seed counts as learned above "
-            f"{number_text(numbers['learned_bar'], '.3f')}):",
+            f"{number_text(numbers['learned_bar'], '.3f')})"
+            + ("" if "critical_definition" in numbers else f" {PREVIOUS_DEFINITION}")
+            + ":",
             "",
             "| method | NFE per iteration | steps | accuracy, training "
             "solver | accuracy, reference | learned seeds |",
@@ -84,46 +95,125 @@ def adaptation_table(figures: Path) -> str:
 
 
 def rules_table(figures: Path) -> str:
-    """The adaptation rules compared, per data set (means over learned seeds)."""
+    """The adaptation rules compared, per data set (over the seeds that learned)."""
     lines = [
-        "| data | rule | final drop | worst drop | NFE per iteration | learned seeds |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| data | rule | learned seeds | final drop: mean; largest | worst drop during "
+        "training: mean; largest | learned seeds within the limit: at the end / throughout | "
+        "forward NFE per iteration (of it checks) | training s per run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for data in ("sphere2", "digits"):
         numbers = load_numbers(figures, f"fig5_{data}")
         for row in (numbers or {}).get("rules", []):
+            learned = f"{row['learned_seeds']} of {row['seeds']}"
             if not row.get("learned_seeds"):
-                lines.append(
-                    f"| {data} | {row['rule']} | no learned seed | | | 0 of {row['seeds']} |"
-                )
+                lines.append(f"| {data} | `{row['rule']}` | {learned} | no learned seed |||||")
                 continue
             lines.append(
-                f"| {data} | {row['rule']} | {row['final_drop']:.3f} | {row['worst_drop']:.3f} | "
-                f"{number_text(row['nfe_per_iteration'], '.1f')} | "
-                f"{row['learned_seeds']} of {row['seeds']} |"
+                f"| {data} | `{row['rule']}` | {learned} | {row['final_drop']:.3f}; "
+                f"{row['final_drop_max']:.3f} | {row['worst_drop']:.3f}; "
+                f"{row['worst_drop_max']:.3f} | {row['seeds_final_within_limit']} / "
+                f"{row['seeds_always_within_limit']} | "
+                f"{number_text(row['nfe_per_iteration'], '.1f')} "
+                f"({number_text(row['nfe_check'], '.1f')}) | "
+                f"{number_text(row['train_seconds'], '.0f')} |"
             )
     return "\n".join(lines)
 
 
+def textbook_rules_table(figures: Path) -> str:
+    """The adaptation rules taken apart on the textbook model
+    (``scripts/adaptation_rules_textbook.py``): per variant, the K each seed ended at,
+    the worst drop to the reference, how many models ``check_ode`` calls valid, and the
+    cost."""
+    numbers = load_numbers(figures, "adaptation_rules_textbook")
+    if numbers is None:
+        return "(`adaptation_rules_textbook.json` not generated)"
+    lines = [
+        "| rule variant | final K per seed | largest final drop | valid (check_ode) | forward NFE "
+        "per iteration |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in numbers["summary"]:
+        lines.append(
+            f"| {row['variant']} | {row['final_steps']} | {row['worst_drop']:.3f} | "
+            f"{row['valid']} of {row['models']} | {row['nfe_per_iteration']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+#: The per-K summary list of each figure JSON that has one.
+SUMMARY_KEYS = ("by_training_steps", "summary", "comparison")
+
+
+def _mean_std(row: dict, column: str) -> str:
+    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    if mean is None:
+        return "—"
+    return f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+
+
+def drops_table(figures: Path, name: str) -> str:
+    """One sweep's means per training K, over the seeds that learned (how many of how
+    many beside each row; a K where none learned states no number)."""
+    numbers = load_numbers(figures, name)
+    if numbers is None:
+        return f"(`{name}.json` not generated)"
+    rows = next(numbers[key] for key in SUMMARY_KEYS if key in numbers)
+    split = [c for c in ("data", "gradient") if len({r.get(c) for r in rows}) > 1]
+    lines = [
+        "| " + " | ".join([*split, "trained with", "K", "learned seeds",
+                          "accuracy, training solver", "accuracy, reference", "drop"]) + " |",
+        "| " + " | ".join(["---"] * (len(split) + 6)) + " |",
+    ]  # fmt: skip
+    for row in rows:
+        cells = [str(row[c]) for c in split] + [row["train_method"], k_text(row["train_steps"])]
+        cells.append(f"{row['learned_seeds']} of {row['seeds']}")
+        if not row["learned_seeds"]:
+            cells += ["no learned seed", "", ""]
+        else:
+            cells += [
+                _mean_std(row, "train_solver_accuracy"),
+                _mean_std(row, "reference_accuracy"),
+                _mean_std(row, "drop"),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def definition_text(figures: Path) -> str:
+    """The one definition of the critical step, as a quotation."""
+    return f"> {CRITICAL_STEP_DEFINITION}"
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
+    "definition": definition_text,
     "claims": claims_table,
     "critical": critical_table,
     "adaptation": adaptation_table,
     "rules": rules_table,
+    "textbook_rules": textbook_rules_table,
 }
-_BLOCK = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
+#: Blocks that take an argument, ``<!-- results:drops:fig4_sphere2 -->``.
+ARGUMENT_BLOCKS: dict[str, Callable[[Path, str], str]] = {"drops": drops_table}
+_BLOCK = re.compile(r"(<!-- results:([\w:]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
 
 
 def rewrite(text: str, figures: Path) -> str:
-    """``text`` with every marked block generated anew from ``figures``."""
+    """``text`` with every marked block and number generated anew from ``figures``."""
 
     def fill(match: re.Match) -> str:
-        name = match.group(2)
-        if name not in BLOCKS:
-            raise NodestudyError(f"unknown results block {name!r}; known: {', '.join(BLOCKS)}")
-        return match.group(1) + BLOCKS[name](figures) + "\n" + match.group(4)
+        name, _, argument = match.group(2).partition(":")
+        if argument and name in ARGUMENT_BLOCKS:
+            generated = ARGUMENT_BLOCKS[name](figures, argument)
+        elif not argument and name in BLOCKS:
+            generated = BLOCKS[name](figures)
+        else:
+            known = ", ".join([*BLOCKS, *(f"{n}:NAME" for n in ARGUMENT_BLOCKS)])
+            raise NodestudyError(f"unknown results block {match.group(2)!r}; known: {known}")
+        return match.group(1) + generated + "\n" + match.group(4)
 
-    return _BLOCK.sub(fill, text)
+    return fill_values(_BLOCK.sub(fill, text), figures)
 
 
 def main(argv: list[str] | None = None) -> int:

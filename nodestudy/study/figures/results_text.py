@@ -21,15 +21,28 @@ def k_text(value) -> str:
     )
 
 
+#: Said of a critical step in numbers made before the paired-test definition.
+PREVIOUS_DEFINITION = (
+    "(previous definition: median of per-seed point estimates; not yet regenerated)"
+)
+
+
 def critical_text(row: dict) -> str:
-    """``K = 32 (seeds 16–64), 3 of 4 seeds learned`` or ``none: <reason>``."""
-    learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
+    """``K = 32, seeds 16–64; 3 of 4 learned seeds valid from it, 4 trained`` or
+    ``none (<reason>)``."""
     if row.get("critical_steps") is None:
         return f"none ({row.get('reason') or 'no K passes'})"
-    spread = ""
-    if row.get("critical_steps_min") != row.get("critical_steps_max"):
-        spread = f", seeds {k_text(row['critical_steps_min'])}–{k_text(row['critical_steps_max'])}"
-    return f"K = {k_text(row['critical_steps'])}{spread}; {learned}"
+    low, high = row.get("critical_steps_min"), row.get("critical_steps_max")
+    high_text = "beyond the grid" if high is None else k_text(high)
+    spread = f", seeds {k_text(low)}–{high_text}" if high_text != k_text(low) else ""
+    valid = row.get("seeds_valid_from_critical")
+    if valid is None:  # numbers written before the paired test counted valid seeds
+        learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
+        return f"K = {k_text(row['critical_steps'])}{spread}; {learned} {PREVIOUS_DEFINITION}"
+    return (
+        f"K = {k_text(row['critical_steps'])}{spread}; {valid} of {row['learned_seeds']} learned "
+        f"seeds valid from it, {row['seeds']} trained"
+    )
 
 
 def drop_at(summary: list[dict], data: str, k: int, method: str = "euler") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,8 +21,21 @@ METHOD_COLOURS = {"euler": "#1b9e77", "midpoint": "#d95f02", "rk4": "#7570b3"}
 VERDICT_COLOURS = {"valid": "#1a7f37", "invalid": "#c62828", "inconclusive": "#b08800"}
 
 
-def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
-    """Write ``name``.png and ``name``.pdf into ``directory``."""
+def caption(data: str, profile: str, seeds: Sequence[int] = ()) -> str:
+    """What a figure's file must say about itself: ``Sphere2; seeds 0, 1, 2; quick profile``."""
+    parts = [data, f"seeds {', '.join(map(str, seeds))}" if seeds else "", f"{profile} profile"]
+    return "; ".join(part for part in parts if part)
+
+
+def save_figure(
+    fig: Figure, directory: str | Path, name: str, caption: str | None = None
+) -> list[Path]:
+    """Write ``name``.png and ``name``.pdf into ``directory``; ``caption`` (the data
+    set, seeds and profile) goes above the figure, so the file says what it shows
+    without the notebook beside it."""
+    if caption:
+        # above everything, where no legend or axis label is
+        fig.text(0.01, 1.0, caption, ha="left", va="bottom", fontsize=8, color="dimgrey")
     directory = output_directory(directory)
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
@@ -30,10 +44,17 @@ def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
 
 
 def mean_std_line(
-    ax: Axes, values: pd.core.groupby.SeriesGroupBy, colour, label: str, ms: float = 3
+    ax: Axes,
+    values: pd.core.groupby.SeriesGroupBy,
+    colour,
+    label: str,
+    ms: float = 3,
+    min_count: int = 1,
 ) -> pd.Series:
-    """Mean over seeds as a line with markers and a ±1 std band; returns the means."""
-    stats = values.agg(["mean", "std"]).fillna(0.0)
+    """Mean over seeds as a line with markers and a ±1 std band, where at least
+    ``min_count`` seeds are behind it; returns the means."""
+    stats = values.agg(["mean", "std", "count"])
+    stats = stats[stats["count"] >= min_count].fillna(0.0)
     ax.plot(stats.index, stats["mean"], "-o", ms=ms, color=colour, label=label)
     ax.fill_between(
         stats.index,

@@ -18,7 +18,6 @@ from ..config import (
 )
 from ..data.datasets import load_dataset
 from ..store.runs import Run
-from ..training.run_adapter import start_from_heuristic
 from .parameters import with_overrides
 
 
@@ -113,13 +112,6 @@ class Study:
             SolverSpec(method, k)
             for method in ("euler", "midpoint", "rk4")
             for k in self.eval_steps
-        ]
-
-    def adapted_configs(self) -> list[TrainConfig]:
-        """Euler training with the step-size adaptation, one per seed."""
-        return [
-            start_from_heuristic(self.config("euler", 1, seed).replace(adaptation=self.adaptation))
-            for seed in self.seeds
         ]
 
     def tolerance_configs(self) -> list[TrainConfig]:

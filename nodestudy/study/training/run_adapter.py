@@ -8,14 +8,16 @@ points of the training split out of training to check on (:func:`probe_split`).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch import Tensor
 
-from ...core.adaptation_rules import StepAdaptation, grid_steps, initial_step_size
+from ...core.adaptation_rules import StepAdaptation
 from ...core.adapters import SolverAdapter, StepSizeAdapter, ToleranceAdapter
 from ...core.errors import NodestudyError
-from ...core.solvers import FIXED_STEP_METHODS, SolverSpec
+from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import EpochBatches, load_dataset
 from ..models import ODEClassifier, member_generators
@@ -55,10 +57,11 @@ def start_from_heuristic(config: TrainConfig) -> TrainConfig:
     train_index, _ = probe_split(len(data.y_train), rule.probe_size, config.seed)
     batch_order = member_generators(config.seed)[1]
     first_batch = EpochBatches(len(train_index), config.batch_size, [batch_order]).next()
-    z0 = model.flatten_inputs(data.x_train[train_index[first_batch]])
-    order = FIXED_STEP_METHODS[config.solver.method].order
-    h = initial_step_size(model.vector_field(), z0, order)
-    return config.replace(solver=SolverSpec(config.solver.method, grid_steps(h, rule.max_steps)))
+    # the core adapter's own start (its probe set plays no part in the first step)
+    adapter = StepSizeAdapter(config.solver.method, dataclasses.replace(rule, probe_size=None))
+    x_first = data.x_train[train_index[first_batch]]
+    adapter.start(model.vector_field(), x_first, encode=model.flatten_inputs)
+    return config.replace(solver=SolverSpec(config.solver.method, adapter.steps))
 
 
 def adapter_for(config: TrainConfig, probe: tuple[Tensor, Tensor] | None) -> SolverAdapter:

@@ -4,7 +4,7 @@ independent groups spread over worker processes (``parallel.py``)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from pathlib import Path
 
@@ -109,6 +109,7 @@ def train_runs(
         n_jobs,
         progress=label,
         weights=[cost for cost, _ in costed],
+        reports=True,
         root=cache.root,
         device=device,
         progress_bars=progress and n_jobs == 1,
@@ -123,13 +124,18 @@ def train_runs(
 
 
 def _train_group(
-    group: Sequence[TrainConfig], *, root: Path, device: str | torch.device, progress_bars: bool
+    group: Sequence[TrainConfig],
+    *,
+    root: Path,
+    device: str | torch.device,
+    progress_bars: bool,
+    report: Callable[[float], None] | None = None,
 ) -> str | None:
     """Train and store one group; a failure is returned as one line, not raised, so
     that the rest of the sweep goes on."""
     cache = RunCache(root)
     try:
-        for member in train_ensemble(group, device=device, progress=progress_bars):
+        for member in train_ensemble(group, device=device, progress=progress_bars, report=report):
             cache.put(member)
     except Exception as error:  # KeyboardInterrupt still stops the sweep
         first = group[0]

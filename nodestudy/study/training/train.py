@@ -11,7 +11,7 @@ solver of every iteration.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,11 +67,14 @@ def train_ensemble(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    report: Callable[[float], None] | None = None,
 ) -> list[TrainedMember]:
-    """Train the configs (equal but for the seed) together; one result per config."""
+    """Train the configs (equal but for the seed) together; one result per config.
+    ``report`` is given the share of the iterations done, a hundred times in all (a
+    sweep's progress line reads it)."""
     require_one_ensemble(configs)
     training = _EnsembleTraining(configs, device)
-    training.run(progress)
+    training.run(progress, report)
     return training.members()
 
 
@@ -116,8 +119,9 @@ class _EnsembleTraining:
     def solver(self) -> SolverSpec:
         return self.adapter.solver if self.adapter is not None else self.config.solver
 
-    def run(self, progress: bool) -> None:
+    def run(self, progress: bool, report: Callable[[float], None] | None = None) -> None:
         iterations = self.config.iterations
+        report_every = max(1, iterations // 100)
         snapshot_at = set(snapshot_iterations(iterations))
         label = f"{self.config.data.short_name} {self.config.solver.label()} seeds={self.seeds}"
         if self.adapter is not None:
@@ -132,6 +136,8 @@ class _EnsembleTraining:
                 ]
             if (iteration + 1) % DIVERGENCE_CHECK_EVERY == 0 or iteration + 1 == iterations:
                 _note_divergence(self.losses, iteration, self.diverged_at)
+            if report is not None and (iteration + 1) % report_every == 0:
+                report((iteration + 1) / iterations)
         self.seconds = time.perf_counter() - started
 
     def step(self, iteration: int) -> bool:
