@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nodestudy.study import CRITICAL_STEP_DEFINITION
 from nodestudy.study.figures.results_tables import critical_table, main, rewrite
 
 ROOT = Path(__file__).parent.parent
@@ -35,7 +36,12 @@ def critical_row(**values):
 
 def write_figures(folder, critical, summary):
     folder.mkdir(exist_ok=True)
-    numbers = {"profile": "quick", "critical": critical, "summary": summary}
+    numbers = {
+        "profile": "quick",
+        "critical": critical,
+        "summary": summary,
+        "critical_definition": CRITICAL_STEP_DEFINITION,
+    }
     (folder / "figA_collapse_datasets.json").write_text(json.dumps(numbers))
 
 
@@ -158,3 +164,14 @@ def test_no_result_table_in_the_documents_is_typed_by_hand():
     for document in ("README.md", "docs/results.md"):
         rows = hand_written_table_rows((ROOT / document).read_text())
         assert rows == [], f"{document}: {rows}"
+
+
+def test_a_critical_step_from_numbers_made_before_the_definition_says_so(tmp_path):
+    from nodestudy.study.figures.results_text import PREVIOUS_DEFINITION
+
+    write_figures(tmp_path, [critical_row()], [])
+    assert PREVIOUS_DEFINITION not in critical_table(tmp_path)
+    numbers = json.loads((tmp_path / "figA_collapse_datasets.json").read_text())
+    del numbers["critical_definition"]
+    (tmp_path / "figA_collapse_datasets.json").write_text(json.dumps(numbers))
+    assert PREVIOUS_DEFINITION in critical_table(tmp_path)

@@ -48,7 +48,7 @@ def plot_test_solver_sweep(
         ax.set_ylim(min(0.35, chance - 0.05), 1.02)
         ax.axhline(chance, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy (mean ± std over the seeds that learned)")
+    axes[0, 0].set_ylabel("test accuracy\n(mean ± std over the learned seeds)")
     axes[0, -1].legend(
         title="training K", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1)
     )

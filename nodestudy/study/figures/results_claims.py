@@ -66,14 +66,17 @@ def _figure_4_rows(figures: Path) -> list[Row]:
                 (
                     figure,
                     claim,
-                    f"euler: {critical_text(euler)}",
+                    f"euler: {critical_text(euler, 'critical_definition' not in numbers)}",
                     notebook,
                     f"fig4_{data}_collapse.png",
                 )
             )
     appendix = load_numbers(figures, "figA_collapse_datasets")
     if appendix:
-        found = "; ".join(f"{r['data']}: {critical_text(r)}" for r in appendix["critical"])
+        previous = "critical_definition" not in appendix
+        found = "; ".join(
+            f"{r['data']}: {critical_text(r, previous)}" for r in appendix["critical"]
+        )
         rows.append(
             (
                 "appendix",

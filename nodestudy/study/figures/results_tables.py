@@ -50,6 +50,7 @@ def critical_table(figures: Path) -> str:
             lines.append(f"| {name} | not run | | | |")
             continue
         summary = numbers.get(summary_key, [])
+        previous = "critical_definition" not in numbers
         for row in numbers["critical"]:
             data, method = row["data"], row["train_method"]
             training = method + (f", {row['gradient']}" if name == "figA_adjoint" else "")
@@ -60,7 +61,8 @@ def critical_table(figures: Path) -> str:
             ends = sorted({ks[0], ks[-1]}) if ks else []
             drops = "; ".join(drop_at(rows, data, k, method) for k in ends)
             lines.append(
-                f"| {data} | {training} | {critical_text(row)} | {drops} | `{name}.json` |"
+                f"| {data} | {training} | {critical_text(row, previous)} | {drops} | "
+                f"`{name}.json` |"
             )
     return "\n".join(lines)
 

@@ -27,21 +27,23 @@ PREVIOUS_DEFINITION = (
 )
 
 
-def critical_text(row: dict) -> str:
+def critical_text(row: dict, previous: bool = False) -> str:
     """``K = 32, seeds 16–64; 3 of 4 learned seeds valid from it, 4 trained`` or
-    ``none (<reason>)``."""
+    ``none (<reason>)``; ``previous``: the numbers were made before the paired-test
+    definition, and the text says so."""
+    flag = f" {PREVIOUS_DEFINITION}" if previous else ""
     if row.get("critical_steps") is None:
-        return f"none ({row.get('reason') or 'no K passes'})"
+        return f"none ({row.get('reason') or 'no K passes'}){flag}"
     low, high = row.get("critical_steps_min"), row.get("critical_steps_max")
     high_text = "beyond the grid" if high is None else k_text(high)
     spread = f", seeds {k_text(low)}–{high_text}" if high_text != k_text(low) else ""
     valid = row.get("seeds_valid_from_critical")
     if valid is None:  # numbers written before the paired test counted valid seeds
         learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
-        return f"K = {k_text(row['critical_steps'])}{spread}; {learned} {PREVIOUS_DEFINITION}"
+        return f"K = {k_text(row['critical_steps'])}{spread}; {learned}{flag}"
     return (
         f"K = {k_text(row['critical_steps'])}{spread}; {valid} of {row['learned_seeds']} learned "
-        f"seeds valid from it, {row['seeds']} trained"
+        f"seeds valid from it, {row['seeds']} trained{flag}"
     )
 
 

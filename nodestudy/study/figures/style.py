@@ -35,7 +35,7 @@ def save_figure(
     without the notebook beside it."""
     if caption:
         # above everything, where no legend or axis label is
-        fig.text(0.01, 1.0, caption, ha="left", va="bottom", fontsize=8, color="dimgrey")
+        fig.text(0.01, 1.02, caption, ha="left", va="bottom", fontsize=8, color="dimgrey")
     directory = output_directory(directory)
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
