@@ -70,7 +70,13 @@ build/$(PROFILE)/.numerics: FORCE
 	@mkdir -p $(@D)
 	@echo '$(NUMERICS)' | cmp -s - $@ || echo '$(NUMERICS)' > $@
 
-$(TRAINED): $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics
+# The notebooks trained for are part of the stamp's meaning too: a pass for some notebooks
+# does not stand for one for all (the notebooks would train what they miss one by one).
+build/$(PROFILE)/.notebooks: FORCE
+	@mkdir -p $(@D)
+	@echo '$(NOTEBOOKS)' | cmp -s - $@ || echo '$(NOTEBOOKS)' > $@
+
+$(TRAINED): $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics build/$(PROFILE)/.notebooks
 	@mkdir -p $(@D)
 	$(VPY) -m nodestudy train-study --profile $(PROFILE) --jobs $(JOBS) --device $(DEVICE) \
 	    --notebooks $(NOTEBOOKS)
