@@ -5,8 +5,9 @@
 #   PROFILE      quick (default, minutes on 2 CPU cores) | paper (the paper's sizes) | smoke
 #   DEVICE       torch device the notebooks train on: cpu (default), cuda, cuda:1, ...
 #   JOBS         parallel training processes (default: number of cores)
-#   NUMERICS     reproducible (default: the same bits on every x86 CPU from AVX2 up) | fast
-#                (torch's own code paths; see README "Reproducible bit for bit")
+#   NUMERICS     reproducible (default: the same bits on every Intel x86 CPU from AVX2 up; on
+#                other vendors' CPUs MKL's compatible branch) | compatible | fast (torch's own
+#                code paths; see README "Reproducible bit for bit")
 #   TORCH_SPEC   the torch requirement installed first (default: the CPU build torch==2.13.0)
 #   TORCH_INDEX  extra pip index for torch, e.g. a CUDA wheel index for GPU machines
 #   PYTHON       interpreter used to create .venv (default: python3)

@@ -6,9 +6,13 @@ a time, so that both see the same machine. Each repeat trains, in each mode, Sph
 (euler K=64, an ensemble of 3 seeds, batch 128), digits (euler K=8, one seed) and the
 quick profile's costliest ensembles (sphere10 K=128 and mnist5k K=16), and the cost is
 the process's CPU time for the whole run (training and its final scoring).
-The ratio is the median over repeats of reproducible / fast:
+The ratio is the median over repeats of each mode / fast (on a CPU not Intel's, the
+reproducible mode is the compatible one):
 
-    .venv/bin/python benchmarks/numerics_cost.py --repeats 10
+    .venv/bin/python benchmarks/numerics_cost.py --repeats 10 [--modes fast reproducible compatible]
+
+With ``--json figures/numerics_cost.json`` the table is also written there, as this CPU's
+entry (other CPUs' entries are kept), for the documents to quote.
 """
 
 from __future__ import annotations
@@ -16,17 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 
-#: job: (data set, euler K, seeds, iterations per repeat); the last two are the quick
-#: profile's costliest ensembles, where the study's time goes.
+#: job: (data set, euler K, seeds, iterations per repeat, hidden channels as the quick
+#: profile has them); the last two are the quick profile's costliest ensembles, where
+#: the study's time goes.
 JOBS = {
-    "sphere2 euler K=64, 3 seeds": ("sphere2", 64, (0, 1, 2), 100),
-    "digits euler K=8": ("digits", 8, (0,), 20),
-    "sphere10 euler K=128, 4 seeds": ("sphere10", 128, (0, 1, 2, 3), 20),
-    "mnist5k euler K=16, 3 seeds": ("mnist5k", 16, (0, 1, 2), 5),
+    "sphere2 euler K=64, 3 seeds": ("sphere2", 64, (0, 1, 2), 100, 32),
+    "digits euler K=8": ("digits", 8, (0,), 20, 8),
+    "sphere10 euler K=128, 4 seeds": ("sphere10", 128, (0, 1, 2, 3), 20, 32),
+    "mnist5k euler K=16, 3 seeds": ("mnist5k", 16, (0, 1, 2), 5, 8),
 }
 PINNED = ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
 
@@ -39,7 +45,7 @@ def serve() -> None:
     import torch
 
     from nodestudy import SolverSpec
-    from nodestudy.study import DataConfig, TrainConfig
+    from nodestudy.study import DataConfig, ModelConfig, TrainConfig
     from nodestudy.study.runtime import numerics
     from nodestudy.study.training.train import train_ensemble
 
@@ -47,9 +53,14 @@ def serve() -> None:
     print(json.dumps(numerics.record()), flush=True)
     for line in sys.stdin:
         job, iterations = line.rsplit(" ", 1)
-        data, steps, seeds, _ = JOBS[job]
+        data, steps, seeds, _, hidden = JOBS[job]
         configs = [
-            TrainConfig(DataConfig.from_name(data), SolverSpec("euler", steps), seed=seed)
+            TrainConfig(
+                DataConfig.from_name(data),
+                SolverSpec("euler", steps),
+                ModelConfig(hidden_channels=hidden),
+                seed=seed,
+            )
             for seed in seeds
         ]
         configs = [config.replace(iterations=int(iterations)) for config in configs]
@@ -64,9 +75,13 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply every job's iterations by this"
     )
+    parser.add_argument("--json", help="write the table as this CPU's entry of this file")
+    parser.add_argument(
+        "--modes", nargs="+", default=["fast", "reproducible"], help="fast first: the baseline"
+    )
     args = parser.parse_args()
     workers, recorded = {}, {}
-    for mode in ("fast", "reproducible"):
+    for mode in dict.fromkeys(["fast", *args.modes]):
         env = {k: v for k, v in os.environ.items() if k not in PINNED}
         env.update({"NODESTUDY_NUMERICS": mode, "OMP_NUM_THREADS": "1"})
         workers[mode] = subprocess.Popen(
@@ -79,7 +94,7 @@ def main() -> None:
         recorded[mode] = json.loads(workers[mode].stdout.readline())
     seconds = {mode: {job: [] for job in JOBS} for mode in workers}
     for repeat in range(args.repeats):
-        for job, (*_, iterations) in JOBS.items():
+        for job, (*_, iterations, _) in JOBS.items():
             iterations = max(1, round(iterations * args.scale))
             order = list(workers) if repeat % 2 == 0 else list(workers)[::-1]
             for mode in order:
@@ -93,15 +108,61 @@ def main() -> None:
     print(
         f"{args.repeats} repeats; CPU seconds per run (median); ratio: median of per-repeat ratios"
     )
-    print("| run | fast | reproducible | reproducible / fast |")
-    print("| --- | --- | --- | --- |")
-    for job in JOBS:
-        fast, pinned = seconds["fast"][job], seconds["reproducible"][job]
-        ratio = statistics.median(p / f for p, f in zip(pinned, fast))
-        print(
-            f"| {job} | {statistics.median(fast):.2f} s | {statistics.median(pinned):.2f} s "
-            f"| {ratio:.2f} |"
-        )
+    pinned_modes = [mode for mode in workers if mode != "fast"]
+    rows = [
+        {
+            "run": job,
+            "data": JOBS[job][0],
+            **{f"{mode}_seconds": statistics.median(seconds[mode][job]) for mode in workers},
+            **{
+                f"{mode}_ratio": statistics.median(
+                    p / f for p, f in zip(seconds[mode][job], seconds["fast"][job])
+                )
+                for mode in pinned_modes
+            },
+        }
+        for job in JOBS
+    ]
+    if args.json:
+        write_entry(args.json, recorded, rows, args.repeats, args.scale)
+    header = ["run", *workers, *(f"{mode} / fast" for mode in pinned_modes)]
+    print(f"| {' | '.join(header)} |")
+    print("| --- " * (2 + 2 * len(pinned_modes)) + "|")
+    for row in rows:
+        times = [f"{row[f'{mode}_seconds']:.2f} s" for mode in workers]
+        ratios = [f"{row[f'{mode}_ratio']:.2f}" for mode in pinned_modes]
+        print(f"| {row['run']} | {' | '.join(times)} | {' | '.join(ratios)} |")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform says."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_entry(path: str, recorded: dict, rows: list, repeats: int, scale: float) -> None:
+    """This CPU vendor's entry of the JSON file at ``path``, beside the other vendors'."""
+    numbers = {}
+    if os.path.exists(path):
+        with open(path) as file:
+            numbers = json.load(file)
+    vendor = next(iter(recorded.values())).get("cpu_vendor") or platform.machine()
+    numbers.setdefault("by_cpu_vendor", {})[vendor] = {
+        "cpu": f"{cpu_name()}, {os.cpu_count()} cores",
+        "modes": recorded,
+        "repeats": repeats,
+        "scale": scale,
+        "runs": rows,
+    }
+    with open(path, "w") as file:
+        json.dump(numbers, file, indent=1)
+        file.write("\n")
 
 
 if __name__ == "__main__":

@@ -97,9 +97,12 @@ def test_members_trained_alone_are_the_same_bits_as_in_ensembles_of_any_width_an
 def test_a_run_records_the_mode_it_was_trained_in(cache_dir):
     (trained,) = train_runs([config(iterations=3)], progress=False)
     recorded = trained.metrics["numerics"]
-    assert recorded["mode"] == "reproducible" and recorded["threads"] == 1
+    intel = recorded["cpu_vendor"] in ("GenuineIntel", "")
+    # on another vendor's x86 CPU, MKL has no AVX2 branch: its compatible one is taken
+    assert recorded["mode"] == ("reproducible" if intel else "compatible")
+    assert recorded["threads"] == 1
     if recorded["mkl_cbwr"] is not None:  # x86 with MKL
-        assert recorded["mkl_cbwr"] == "0x1000a"  # MKL_CBWR=AVX2,STRICT
+        assert recorded["mkl_cbwr"] == ("0x1000a" if intel else "0x10003")  # AVX2 | COMPATIBLE
         assert recorded["aten_capability"] == "AVX2"
     stored = json.loads((trained.directory / "metrics.json").read_text())
     assert stored["numerics"] == recorded
@@ -124,6 +127,24 @@ def test_a_run_of_the_other_mode_is_not_served_from_the_cache(tmp_path):
     assert here.runs() == []
     with pytest.warns(UserWarning, match="another config"):
         assert here.get(open_run(fast).config) is None
+
+
+def test_the_reproducible_mode_takes_mkl_s_compatible_branch_on_a_cpu_not_intel_s(monkeypatch):
+    monkeypatch.setenv(numerics.VARIABLE, "reproducible")
+    assert numerics.selected(vendor="GenuineIntel") is numerics.REPRODUCIBLE
+    assert numerics.selected(vendor="AuthenticAMD") is numerics.COMPATIBLE
+    assert numerics.selected(vendor="") is numerics.REPRODUCIBLE  # ARM: nothing to choose
+    monkeypatch.setenv(numerics.VARIABLE, "compatible")
+    assert numerics.selected(vendor="GenuineIntel") is numerics.COMPATIBLE  # by name, anywhere
+    assert dict(numerics.COMPATIBLE.environment)["MKL_CBWR"] == "COMPATIBLE,STRICT"
+
+
+def test_the_compatible_mode_is_the_same_bits_on_an_avx2_cpu_and_this_one():
+    native = digests("compatible", "native")
+    assert native["numerics"]["mode"] == "compatible"
+    if native["numerics"]["mkl_cbwr"] is not None:
+        assert native["numerics"]["mkl_cbwr"] == "0x10003"
+    assert digests("compatible", "avx2") == native
 
 
 def test_torch_computing_before_the_study_is_imported_is_refused_in_one_line(tmp_path):

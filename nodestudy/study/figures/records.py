@@ -12,6 +12,7 @@ import pandas as pd
 
 from ...core.errors import NodestudyError
 from ...core.jsonsafe import json_safe
+from ..runtime import numerics
 
 
 def output_directory(directory: str | Path) -> Path:
@@ -30,6 +31,9 @@ def output_directory(directory: str | Path) -> Path:
 
 
 def write_numbers(numbers: dict[str, Any], directory: str | Path, name: str) -> Path:
+    """The figure's numbers as JSON, with the numerical mode they were computed in (the
+    cache serves a process only runs of its own mode)."""
+    numbers = {**numbers, "numerics": numerics.in_effect().name}
     path = output_directory(directory) / f"{name}.json"
     path.write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
     return path

@@ -8,6 +8,12 @@ different models. The ``reproducible`` mode (the study's default) pins every pat
 AVX2 before torch first computes, and fixes the thread count; ``fast`` leaves torch's
 defaults. ``NODESTUDY_NUMERICS`` chooses (``make figures NUMERICS=fast``).
 
+MKL offers its AVX2 branch on Intel CPUs only: asked for it on another vendor's (AMD's),
+it takes its automatic branch, which is chosen per processor. There the reproducible
+mode takes MKL's ``compatible`` branch instead, the one branch MKL offers on every x86
+CPU; it is a mode of its own (other bits than Intel's AVX2 branch, its own cache keys),
+and can be asked for by name on any x86 CPU.
+
 :func:`apply` runs when :mod:`nodestudy.study` is imported, in every process that
 trains or scores (the CLI, notebook kernels, worker processes, which inherit the
 environment it sets). The variables are read by MKL, oneDNN and ATen at their first
@@ -66,20 +72,54 @@ REPRODUCIBLE = NumericalMode(
     mkl_cbwr=0x1000A,  # MKL_CBWR_AVX2 | MKL_CBWR_STRICT
     aten_capability="AVX2",
 )
+COMPATIBLE = NumericalMode(
+    "compatible",
+    environment=(
+        # MKL's compatible branch, strictly: the one it offers on every vendor's x86 CPU
+        # (MKL_ENABLE_INSTRUCTIONS does not override it: measured)
+        ("MKL_CBWR", "COMPATIBLE,STRICT"),
+        ("ONEDNN_MAX_CPU_ISA", "AVX2"),
+        ("ATEN_CPU_CAPABILITY", "avx2"),
+    ),
+    threads=1,
+    mkl_cbwr=0x10003,  # MKL_CBWR_COMPATIBLE | MKL_CBWR_STRICT
+    aten_capability="AVX2",
+)
 FAST = NumericalMode("fast")
-MODES = {mode.name: mode for mode in (REPRODUCIBLE, FAST)}
+MODES = {mode.name: mode for mode in (REPRODUCIBLE, COMPATIBLE, FAST)}
 DEFAULT = REPRODUCIBLE.name
 
 
-def selected() -> NumericalMode:
-    """The mode ``NODESTUDY_NUMERICS`` names (unset: reproducible)."""
+def selected(vendor: str | None = None) -> NumericalMode:
+    """The mode ``NODESTUDY_NUMERICS`` names (unset: reproducible); reproducible on an
+    x86 CPU that is not Intel's (``vendor``: None reads this one's) is the compatible
+    mode, MKL's AVX2 branch being Intel's only."""
     name = os.environ.get(VARIABLE, "").strip().lower() or DEFAULT
     if name not in MODES:
         raise NodestudyError(
             f"{VARIABLE}={os.environ[VARIABLE]!r}: choose reproducible (the default: the same "
-            "bits on every x86 CPU from AVX2 up) or fast (torch's own code paths, faster)"
+            "bits on every Intel x86 CPU from AVX2 up), compatible (MKL's branch for every "
+            "x86 CPU, the default on AMD's) or fast (torch's own code paths, faster)"
         )
+    vendor = cpu_vendor() if vendor is None else vendor
+    if name == REPRODUCIBLE.name and vendor not in ("GenuineIntel", ""):
+        return COMPATIBLE
     return MODES[name]
+
+
+def cpu_vendor() -> str:
+    """The x86 CPU's vendor string (GenuineIntel, AuthenticAMD, ...); "" when this is not
+    an x86 CPU or it cannot be read (then no vendor-specific choice is made)."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def apply() -> None:
@@ -109,7 +149,7 @@ def in_effect() -> NumericalMode:
 
 def record() -> dict[str, Any]:
     """What a run's metadata says about its arithmetic: the mode and what the process
-    reported (MKL's setting, None without MKL; ATen's capability; threads)."""
+    reported (MKL's setting, None without MKL; ATen's capability; threads; the CPU)."""
     mkl = _mkl_cbwr()
     return {
         "mode": in_effect().name,
@@ -117,6 +157,7 @@ def record() -> dict[str, Any]:
         "aten_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "cpu_vendor": cpu_vendor(),
     }
 
 
@@ -139,6 +180,13 @@ def _problem(mode: NumericalMode) -> str | None:
         and capability == mode.aten_capability
         and mkl != mode.mkl_cbwr
     )
+    if unpinned_mkl and not above and mkl & _MKL_CBWR_STRICT:
+        # MKL read the mode's setting and took another branch: it offers none such here
+        return (
+            f"MKL does not take the {mode.name} numerical mode's branch on this CPU (it "
+            f"reports {hex(mkl)}, not {hex(mode.mkl_cbwr)}): set {VARIABLE}=compatible "
+            "(MKL's branch for every x86 CPU) or fast"
+        )
     if above or unpinned_mkl:
         return (
             f"torch computed before nodestudy.study was imported, so the {mode.name} "
@@ -147,6 +195,9 @@ def _problem(mode: NumericalMode) -> str | None:
             f"operation (in a notebook: restart the kernel), or set {VARIABLE}=fast"
         )
     return None
+
+
+_MKL_CBWR_STRICT = 0x10000
 
 
 def _mkl_cbwr() -> int | None:
