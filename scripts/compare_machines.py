@@ -66,6 +66,13 @@ def compare(committed_dir: Path, other_dir: Path, figure: str) -> dict:
             }
             for name, figure_numbers in numbers.items()
         },
+        "per_seed_critical_steps": {
+            name: {
+                f"{c['data']} {c['train_method']}": c.get("per_seed_critical_steps")
+                for c in figure_numbers.get("critical", [])
+            }
+            for name, figure_numbers in numbers.items()
+        },
     }
 
 
