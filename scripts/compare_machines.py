@@ -39,6 +39,8 @@ def compare(committed_dir: Path, other_dir: Path, figure: str) -> dict:
     committed = accuracies(committed_dir / f"{figure}_accuracy.csv")
     other = accuracies(other_dir / f"{figure}_accuracy.csv")
     shared = sorted(committed.keys() & other.keys())
+    if not shared:
+        raise SystemExit(f"{figure}: the two accuracy tables share no row")
     differences = [abs(committed[k] - other[k]) for k in shared]
     differing = [d for d in differences if d > 0]
     largest = max(shared, key=lambda k: abs(committed[k] - other[k]))
@@ -56,7 +58,9 @@ def compare(committed_dir: Path, other_dir: Path, figure: str) -> dict:
         "largest_difference": abs(committed[largest] - other[largest]),
         "largest_at": dict(zip((*KEY, *TEST), largest)),
         "own_solver_rows": len(own),
-        "own_solver_largest_difference": max(abs(committed[k] - other[k]) for k in own),
+        "own_solver_largest_difference": max(
+            (abs(committed[k] - other[k]) for k in own), default=0.0
+        ),
         "committed_numerics": numbers["committed"].get("numerics"),
         "other_numerics": numbers["other"].get("numerics"),
         "critical": {

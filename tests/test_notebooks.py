@@ -35,15 +35,24 @@ EXPECTED_OUTPUTS = {
         "figA_collapse_datasets.json",
         "figA_collapse_datasets_drops.csv",
     ],
+    "adaptation_solvers": [
+        "figA_adaptation_solvers.png",
+        "figA_adaptation_solvers.pdf",
+        "figA_adaptation_solvers.csv",
+        "figA_adaptation_solvers.json",
+    ],
     "adjoint": ["figA_adjoint.png", "figA_adjoint.pdf", "figA_adjoint.json", "figA_adjoint.csv"],
     "image_collapse": [
         "fig4a_digits_euler.png",
         "fig4a_digits_euler.pdf",
         "fig4_digits_collapse.png",
-        "fig4cd_digits_tolerance.png",
         "fig4_digits_accuracy.csv",
-        "fig4cd_digits_accuracy.csv",
         "fig4_digits.json",
+    ],
+    "tolerance_collapse": [
+        f"fig4cd_{data}{suffix}"
+        for data in ("sphere2", "digits")
+        for suffix in ("_tolerance.png", "_tolerance.pdf", "_accuracy.csv", ".json")
     ],
     "image_adaptation": [
         "fig5_digits_adaptation.png",
@@ -105,6 +114,7 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path, cache_dir):
     for path in figures.glob("*.json"):
         numbers = json.loads(path.read_text())
         assert numbers["profile"] == "smoke"
+        assert numbers["numerics"] in ("reproducible", "compatible"), path.name
         if "critical" in numbers or "grid_critical_steps" in numbers:  # never without it
             assert numbers["critical_definition"] == CRITICAL_STEP_DEFINITION, path.name
 

@@ -1,6 +1,7 @@
 """The numerical mode (``study/runtime/numerics.py``): in the reproducible mode a run is
-the same bits whatever x86 CPU computes it; runs record their mode, and the cache never
-serves one mode's run as the other's.
+the same bits whatever Intel x86 CPU computes it (another vendor's takes the compatible
+mode, the same bits whatever instruction set it is capped to); runs record their mode,
+and the cache never serves one mode's run as the other's.
 
 Another CPU is emulated on this one by capping the instruction sets of MKL, oneDNN and
 ATen. Each configuration needs a fresh process: the settings only take before torch's
@@ -145,6 +146,7 @@ def test_the_compatible_mode_is_the_same_bits_on_an_avx2_cpu_and_this_one():
     if native["numerics"]["mkl_cbwr"] is not None:
         assert native["numerics"]["mkl_cbwr"] == "0x10003"
     assert digests("compatible", "avx2") == native
+    assert digests("compatible", "avx512") == native
 
 
 def test_torch_computing_before_the_study_is_imported_is_refused_in_one_line(tmp_path):

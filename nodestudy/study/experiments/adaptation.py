@@ -13,6 +13,7 @@ iteration with the checks included, and the training time per run.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,23 +85,11 @@ def run_adaptation_study(
         name: train_runs(rule_configs(study, rule), n_jobs=n_jobs, device=device)
         for name, rule in rules.items()
     }
-    grid_configs = [c for c in study.sweep_configs() if c.solver.method == "euler"]
-    grid = train_runs(grid_configs, n_jobs=n_jobs, device=device)
+    grid, grid_drops, bar, critical_k = _euler_grid(study, n_jobs, device)
     adapted = runs["paper"]
     snapshots = snapshot_accuracy_table(
         adapted, study.snapshot_solvers, device=device, n_jobs=n_jobs
     )
-    grid_table = accuracy_table(
-        grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
-    )
-    grid_pairs = paired_counts_table(grid, study.reference, device=device, n_jobs=n_jobs)
-    grid_drops = mark_learned(
-        reference_drop(grid_table, study.reference, grid_pairs),
-        {study.data.short_name: load_dataset(study.data).majority_rate},
-    )
-    bar = float(grid_drops.learned_bar.iloc[0])
-    # the critical K from the seeds that learned: one that did not has no drop to show
-    critical_k = critical_steps(grid_drops, study.drop_limit).critical_steps.iloc[0]
     adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
     table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)
     rows = pd.concat(
@@ -120,6 +109,75 @@ def run_adaptation_study(
         rule_summary=summarise_rules(rows, study.drop_limit),
         learned_bar=bar,
     )
+
+
+def _euler_grid(study: Study, n_jobs: int, device) -> tuple[list[Run], pd.DataFrame, float, float]:
+    """The euler grid search: its runs, their drops to the reference (learned marked),
+    the learned bar and the critical K (from the seeds that learned: one that did not
+    has no drop to show)."""
+    configs = [c for c in study.sweep_configs() if c.solver.method == "euler"]
+    grid = train_runs(configs, n_jobs=n_jobs, device=device)
+    table = accuracy_table(
+        grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
+    )
+    pairs = paired_counts_table(grid, study.reference, device=device, n_jobs=n_jobs)
+    drops = mark_learned(
+        reference_drop(table, study.reference, pairs),
+        {study.data.short_name: load_dataset(study.data).majority_rate},
+    )
+    critical_k = critical_steps(drops, study.drop_limit).critical_steps.iloc[0]
+    return grid, drops, float(drops.learned_bar.iloc[0]), critical_k
+
+
+#: The appendix's pairs of training and test method for the step adaptation: the
+#: paper's (euler -> midpoint), and rk4 (order 4) as the test method of euler and midpoint.
+SOLVER_PAIRS = (("euler", "midpoint"), ("euler", "rk4"), ("midpoint", "rk4"))
+
+
+@dataclass(frozen=True)
+class SolverPairResults:
+    #: One row per run, as :func:`rule_rows` (``rule`` names the pair: "euler -> rk4").
+    rows: pd.DataFrame
+    #: Per pair, over the seeds that learned (:func:`summarise_rules`).
+    summary: pd.DataFrame
+    #: The euler grid's critical K, which the euler-trained pairs should end near.
+    grid_critical_steps: float
+
+
+def solver_pair_configs(study: Study, pairs=SOLVER_PAIRS) -> dict[str, list[TrainConfig]]:
+    """Per pair, the study's rule with that test method, training with that method
+    from the heuristic's step, one run per seed."""
+    return {
+        f"{train} -> {test}": [
+            start_from_heuristic(
+                study.config(train, 1, seed).replace(
+                    adaptation=dataclasses.replace(study.adaptation, test_method=test)
+                )
+            )
+            for seed in study.seeds
+        ]
+        for train, test in pairs
+    }
+
+
+def run_solver_pair_study(
+    study: Study, *, n_jobs: int = 1, device: str | torch.device = "cpu"
+) -> SolverPairResults:
+    """Train (or load) the adaptation with every solver pair, and judge each pair as
+    the rule comparison judges a rule, seeds learned by the euler grid's bar."""
+    _, _, bar, critical_k = _euler_grid(study, n_jobs, device)
+    rows = pd.concat(
+        [
+            rule_rows(
+                name, train_runs(configs, n_jobs=n_jobs, device=device), study, device, n_jobs
+            )
+            for name, configs in solver_pair_configs(study).items()
+        ],
+        ignore_index=True,
+    )
+    rows["learned"] = rows.final_accuracy >= bar
+    rows["learned_bar"] = bar
+    return SolverPairResults(rows, summarise_rules(rows, study.drop_limit), critical_k)
 
 
 def _adapted_summary(adapted: list[Run], study: Study, device, n_jobs: int) -> pd.DataFrame:
@@ -206,14 +264,18 @@ def summarise_rules(rows: pd.DataFrame, limit: float) -> pd.DataFrame:
     summary["final_drop_max"] = grouped.final_drop.max()
     summary["worst_drop_max"] = grouped.worst_drop.max()
     summary["learned_seeds"] = grouped.size()
-    summary["seeds"] = counts
     summary["seeds_final_within_limit"] = grouped.final_drop.apply(
         lambda d: int(np.sum(d <= limit))
     )
     summary["seeds_always_within_limit"] = grouped.worst_drop.apply(
         lambda d: int(np.sum(d <= limit))
     )
-    return summary.reindex(counts.index).reset_index()
+    # a rule none of whose seeds learned keeps its row, with counts of 0
+    summary = summary.reindex(counts.index)
+    summary["seeds"] = counts
+    for count in ("learned_seeds", "seeds_final_within_limit", "seeds_always_within_limit"):
+        summary[count] = summary[count].fillna(0).astype(int)
+    return summary.reset_index()
 
 
 def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:

