@@ -186,6 +186,17 @@ def plot_tolerance_sweep(
     palette = dict(zip(tols, sns.color_palette("viridis", len(tols))))
     for ax, method in zip(axes[:2], ("fehlberg2", "dopri5")):
         trained = table[table.train_method == method]
+        if trained.empty:
+            ax.text(
+                0.5,
+                0.5,
+                "no seed learned\n(at the tightest tolerance)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=10,
+                color="0.3",
+            )
         for tol in tols:
             runs = trained[trained.train_tol == tol]
             for test_method, style in ((method, "-o"), ("dopri5", "--s")):
@@ -209,6 +220,9 @@ def plot_tolerance_sweep(
             if len(ref):
                 ax.axhline(ref.accuracy.mean(), color=palette[tol], ls=":", lw=1)
         ax.set_xscale("log")
+        if trained.empty:
+            ax.set_xticks([], minor=True)
+            ax.set_xticks([])
         ax.set_xlabel("test tolerance")
         extra = " (dashed: tested with dopri5)" if method == "fehlberg2" else ""
         ax.set_title(f"trained with {method}{extra}", fontsize=10)
@@ -217,7 +231,8 @@ def plot_tolerance_sweep(
             ax.axhline(chance, color="grey", lw=0.8, ls=":")
         ax.set_ylim(max(0.0, low - 0.02), min(1.0, high + 0.02) + 0.005)
         ax.grid(alpha=0.3)
-        ax.legend(title="training tol", fontsize=7, title_fontsize=8)
+        if not trained.empty:
+            ax.legend(title="training tol", fontsize=7, title_fontsize=8)
     mean = {0: "no seed learned", 1: "1 learned seed"}.get(
         seeds, f"mean over {seeds} learned seeds"
     )
