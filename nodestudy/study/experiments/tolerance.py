@@ -56,8 +56,8 @@ def fixed_tolerance_results(
     )
     costs = runs_frame(runs)[["train_method", "train_tol", "seed", "nfe_forward"]]
     mean_nfe = costs.groupby(["train_method", "train_tol"])["nfe_forward"].mean().reset_index()
-    summary = tolerance_summary(table, costs, study, majority_rate)
     learned = learned_seeds(table, study, majority_rate)
+    summary = tolerance_summary(table, costs, study, majority_rate, learned)
     table["learned"] = [
         seed in learned.get(method, set()) for method, seed in zip(table.train_method, table.seed)
     ]
@@ -80,7 +80,11 @@ def learned_seeds(table: pd.DataFrame, study: Study, majority_rate: float) -> di
 
 
 def tolerance_summary(
-    table: pd.DataFrame, costs: pd.DataFrame, study: Study, majority_rate: float
+    table: pd.DataFrame,
+    costs: pd.DataFrame,
+    study: Study,
+    majority_rate: float,
+    learned: dict[str, set] | None = None,
 ) -> pd.DataFrame:
     """Where the dependence on the test tolerance starts: per training method and
     tolerance, the mean accuracy of the learned seeds (:func:`learned_seeds`) tested with
@@ -98,7 +102,8 @@ def tolerance_summary(
         "at_tol_over_100": own[np.isclose(ratio, 0.01)],
         "reference": table[is_reference],
     }
-    learned = learned_seeds(table, study, majority_rate)
+    if learned is None:
+        learned = learned_seeds(table, study, majority_rate)
     scored = columns["reference"][["train_method", "train_tol", "seed"]]
     costs = costs.merge(scored, on=["train_method", "train_tol", "seed"])  # not diverged
     rows = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .results_text import PREVIOUS_DEFINITION, critical_text, k_text, load_numbers
+from .results_text import PREVIOUS_DEFINITION, critical_text, k_text, load_numbers, number_text
 
 Row = tuple[str, str, str, str, str]
 
@@ -89,10 +89,6 @@ def _figure_4_rows(figures: Path) -> list[Row]:
     return rows
 
 
-def _drop_text(value: float | None) -> str:
-    return "—" if value is None or value != value else f"{value:.3f}"
-
-
 def _tolerance_rows(figures: Path) -> list[Row]:
     """Figure 4 (c, d): at the loosest and the tightest training tolerance, the drop from
     the training tolerance to 100 times tighter, per method, over its learned seeds."""
@@ -109,9 +105,11 @@ def _tolerance_rows(figures: Path) -> list[Row]:
             )
             if mine:
                 loosest, tightest = mine[-1], mine[0]
+                loose, tight = (
+                    number_text(r["drop_to_tol_over_100"], ".3f") for r in (loosest, tightest)
+                )
                 parts.append(
-                    f"{method}: {_drop_text(loosest['drop_to_tol_over_100'])} at tol "
-                    f"{loosest['train_tol']:g}, {_drop_text(tightest['drop_to_tol_over_100'])} "
+                    f"{method}: {loose} at tol {loosest['train_tol']:g}, {tight} "
                     f"at tol {tightest['train_tol']:g} ({tightest['learned_seeds']} of "
                     f"{tightest['seeds']} seeds learned)"
                 )
@@ -131,7 +129,8 @@ def _solver_pair_rows(figures: Path) -> list[Row]:
         return []
     finals: dict[str, list[str]] = {}
     for run in numbers["pair_runs"]:
-        finals.setdefault(run["rule"], []).append(k_text(run["final_steps"]))
+        final = k_text(run["final_steps"]) + ("" if run.get("learned", True) else " (not learned)")
+        finals.setdefault(run["rule"], []).append(final)
     found = "; ".join(
         f"{pair['rule']}: final K {', '.join(finals.get(pair['rule'], []))}, "
         f"{pair['seeds_final_within_limit']} of {pair['learned_seeds']} learned seeds within "
