@@ -136,10 +136,6 @@ class StepAdaptation(_Rule):
     test_method: str = "midpoint"
     error_ratio: float = 50.0
     max_steps: int = 500
-    #: How the rule is applied. 2: nodestudy.core's adapter, with step counts that are
-    #: exact torchdiffeq grids (:func:`grid_steps`); runs stored by version 1 (K =
-    #: ceil(1/h)) have other cache keys, so they are retrained, not served.
-    version: int = 2
     kind: Literal["step"] = "step"
 
     def __post_init__(self) -> None:

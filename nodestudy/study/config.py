@@ -43,6 +43,10 @@ __all__ = [
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
 #: 2: runs are keyed by their numerical mode (``runtime/numerics.py``).
 RESULTS_VERSION = 2
+#: How a step adaptation is applied, in its runs' keys. 2: the library's adapter, with
+#: step counts that are exact torchdiffeq grids (``grid_steps``); runs stored by
+#: version 1 (K = ceil(1/h)) have other keys, so they are retrained, not served.
+STEP_ADAPTATION_VERSION = 2
 
 DATASETS = ("spheres", "three_minima", "digits", "mnist5k", "mnist", "cifar10")
 #: Image data sets and their (n_train, n_test) defaults: the whole of each split;
@@ -186,6 +190,8 @@ class TrainConfig:
             del values["adaptation"]
         else:
             values["adaptation"] = self.adaptation.to_dict()
+            if self.adaptation.kind == "step":
+                values["adaptation"]["version"] = STEP_ADAPTATION_VERSION
         if values["gradient"] == "backprop":
             del values["gradient"]
         return values
@@ -196,7 +202,10 @@ class TrainConfig:
         values["data"] = DataConfig(**values["data"])
         values["solver"] = SolverSpec(**values["solver"])
         values["model"] = ModelConfig(**values["model"])
-        values["adaptation"] = adaptation_from_dict(values.get("adaptation"))
+        adaptation = values.get("adaptation")
+        if adaptation is not None:
+            adaptation = {k: v for k, v in adaptation.items() if k != "version"}
+        values["adaptation"] = adaptation_from_dict(adaptation)
         return cls(**values)
 
     def key(self, numerics: str = numerics_mode.DEFAULT) -> str:
