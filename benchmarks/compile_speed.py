@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from nodestudy.study.models import ODEClassifier
+from nodestudy.study import ODEClassifier
 
 
 def euler_step(z, h, m1, m2, m3, b1, b2, b3):

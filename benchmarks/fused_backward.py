@@ -27,7 +27,7 @@ import torch
 
 import nodestudy.study as ns
 from nodestudy.core.integrate import solve
-from nodestudy.study.models import ODEClassifier
+from nodestudy.study import ODEClassifier
 
 
 def threshold_backward(

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from nodestudy.study.models import ODEClassifier
+from nodestudy.study import ODEClassifier
 
 KS = (1, 2, 4, 8, 16, 32, 64)
 SEEDS = (0, 1, 2)

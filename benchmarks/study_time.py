@@ -16,8 +16,8 @@ import argparse
 
 import pandas as pd
 
+from nodestudy.study import RunCache
 from nodestudy.study.experiments.plan import study_configs
-from nodestudy.study.store.cache import RunCache
 
 NOTEBOOKS = (
     "adjoint",

@@ -11,7 +11,7 @@ import numpy as np
 
 from nodestudy import SolverSpec
 from nodestudy.study import DataConfig, TrainConfig
-from nodestudy.study.data.images import CIFAR10_FOLDER, MNIST_FILES
+from nodestudy.study.runtime.data_files import CIFAR10_FOLDER, MNIST_FILES
 
 
 def nodestudy(*args):

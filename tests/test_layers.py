@@ -59,6 +59,51 @@ def test_importing_nodestudy_imports_neither_the_study_nor_its_packages():
     assert loaded == "", f"import nodestudy loaded {loaded}"
 
 
+#: The study's sub-packages and top-level modules, bottom up, as the README's module map
+#: lists them: each imports only the core, third-party packages and those before it.
+STUDY_LAYERS = [
+    "runtime",
+    "config",
+    "profiles",
+    "models",
+    "budget",
+    "data",
+    "store",
+    "analysis",
+    "training",
+    "figures",
+    "experiments",
+    "cli",
+]
+
+
+def study_unit(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["nodestudy", "study"] and len(parts) > 2 else None
+
+
+def test_the_study_s_layers_import_only_those_below_them():
+    study = PACKAGE / "study"
+    units = {path.stem if path.suffix == ".py" else path.name for path in study.iterdir()}
+    assert units - {"__init__", "__main__", "__pycache__"} == set(STUDY_LAYERS)
+    upward = []
+    for path in sorted(study.rglob("*.py")):
+        unit = study_unit(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+        if unit not in STUDY_LAYERS:  # nodestudy.study's own face imports every layer
+            continue
+        for name in imported_modules(path):
+            target = study_unit(name or "")
+            if target and STUDY_LAYERS.index(target) > STUDY_LAYERS.index(unit):
+                upward.append(f"{path.relative_to(study)} imports {name}")
+    assert not upward, upward
+
+
+def test_the_study_s_sizes_are_data_that_imports_only_what_a_run_is():
+    for path in sorted((PACKAGE / "study" / "profiles").glob("*.py")):
+        ours = {study_unit(n or "") for n in imported_modules(path)} - {None}
+        assert ours <= {"config", "profiles"}, f"{path.name} imports {sorted(ours)}"
+
+
 def test_the_resolver_sees_relative_imports():
     names = imported_modules(PACKAGE / "core" / "check.py")
     assert "nodestudy.core.solvers" in names and "torch" in names

@@ -13,9 +13,9 @@ import textwrap
 import pytest
 from study_helpers import config
 
+import nodestudy.study.budget as budget
 import nodestudy.study.data.datasets as datasets
 import nodestudy.study.store.space as space
-import nodestudy.study.training.budget as budget
 from nodestudy import NodestudyError
 from nodestudy.study.cli.main import main
 from nodestudy.study.runtime import memory
@@ -30,7 +30,7 @@ PEAK = textwrap.dedent(
     import json, sys
     from nodestudy import SolverSpec
     from nodestudy.study import DataConfig, TrainConfig
-    from nodestudy.study.training.budget import estimated_bytes
+    from nodestudy.study.budget import estimated_bytes
     from nodestudy.study.training.train import train_ensemble
 
     config = TrainConfig(DataConfig(), SolverSpec("euler", int(sys.argv[1])), iterations=2)

@@ -2,9 +2,11 @@
 and Their Numerical Solution" (ICLR 2021), on top of the library (:mod:`nodestudy.core`,
 whose face is ``import nodestudy``). Needs ``pip install 'nodestudy[study]'``.
 
-Sub-packages, bottom up: :mod:`.profiles` (the study's sizes) and :mod:`.config`
-(what a run is), :mod:`.data`, :mod:`.models` (the paper's classifier),
-:mod:`.runtime` (device, worker processes), :mod:`.store` (stored runs, the cache),
+Sub-packages, bottom up (each imports only those before it): :mod:`.runtime`
+(numerical mode, device, worker processes, memory, data files), :mod:`.config` (what a
+run is), :mod:`.profiles` (the study's sizes, as data), :mod:`.models` (the paper's
+classifier), :mod:`.budget` (a run's memory and work), :mod:`.data`, :mod:`.store`
+(stored runs, the cache),
 :mod:`.analysis` (scores, learned seeds, critical steps, verdicts), :mod:`.training`,
 :mod:`.figures` (plots, the numbers beside them, the README's tables),
 :mod:`.experiments` (one module per notebook's experiment) and :mod:`.cli`.
@@ -13,7 +15,9 @@ The names below are what notebooks and scripts use most:
 
 - :class:`TrainConfig`, :class:`DataConfig`, :class:`ModelConfig` (with the library's
   :class:`~nodestudy.SolverSpec`): what a run is;
-- :func:`load_dataset` -> :class:`Dataset`; :class:`ODEClassifier`;
+- :func:`load_dataset` -> :class:`Dataset`, :func:`majority_rates` (the learned
+  bar's floor), :func:`use_data_directory` (where MNIST and CIFAR10 files are);
+  :class:`ODEClassifier`;
 - :func:`train_runs`: train configs (or load them from the cache);
   :class:`RunCache`, :func:`open_run`, :func:`load_ensemble` -> :class:`Run`;
 - :func:`accuracy`, :func:`accuracy_table`, :func:`trajectories`: score models under any
@@ -38,8 +42,9 @@ from .analysis.evaluate import accuracy, accuracy_table, trajectories
 from .analysis.paired import paired_counts_table
 from .cli.ipython import load_ipython_extension
 from .config import DataConfig, ModelConfig, TrainConfig
-from .data.datasets import Dataset, load_dataset
+from .data.datasets import Dataset, load_dataset, majority_rates
 from .models import ODEClassifier
+from .runtime.data_files import use_data_directory
 from .store.cache import RunCache
 from .store.runs import Run, load_ensemble, open_run
 from .training.sweep import train_runs
@@ -61,10 +66,12 @@ __all__ = [
     "load_dataset",
     "load_ensemble",
     "load_ipython_extension",
+    "majority_rates",
     "mark_learned",
     "open_run",
     "paired_counts_table",
     "reference_drop",
     "train_runs",
     "trajectories",
+    "use_data_directory",
 ]

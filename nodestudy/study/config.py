@@ -27,7 +27,7 @@ from ..core.adaptation_rules import (
 )
 from ..core.errors import NodestudyError
 from ..core.solvers import SolverSpec
-from .data import images
+from .runtime import data_files
 from .runtime import numerics as numerics_mode
 
 __all__ = [
@@ -80,8 +80,9 @@ class DataConfig:
     n_train: int = 2000
     n_test: int = 1000
     seed: int = 0
-    #: For MNIST and CIFAR10: the fingerprint of the files read (``images.fingerprint``),
-    #: so that runs trained on other files have other keys. None for generated and
+    #: For MNIST and CIFAR10: the fingerprint of the files read
+    #: (``runtime.data_files.fingerprint``), so that runs trained on other files have
+    #: other keys. None for generated and
     #: bundled data, and left out of the key then.
     files: str | None = None
 
@@ -113,7 +114,7 @@ class DataConfig:
         image = name.strip().lower().replace("-", "")
         if image in IMAGE_SIZES:
             n_train, n_test = IMAGE_SIZES[image]
-            files = None if image in BUNDLED_IMAGES else images.fingerprint(image)
+            files = None if image in BUNDLED_IMAGES else data_files.fingerprint(image)
             values = {"name": image, "n_train": n_train, "n_test": n_test, "files": files}
             return cls(**{**values, **overrides})
         raise NodestudyError(

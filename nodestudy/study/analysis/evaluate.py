@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
@@ -15,13 +14,13 @@ from ...core import scoring
 from ...core.errors import NodestudyError
 from ...core.integrate import solve
 from ...core.solvers import SolverSpec
+from ..budget import require_bounded
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
 from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
 from ..store.runs import Run, load_ensemble, score_key
-from ..training.budget import require_bounded
 
 
 def accuracy_with_nfe(
@@ -71,19 +70,6 @@ def trajectories(model: ODEClassifier, x: Tensor, solver: SolverSpec) -> Tensor:
 def logits_of_states(model: ODEClassifier, states: Tensor) -> Tensor:
     """The classifier applied directly to ODE end states (members, N, C*L)."""
     return model.classify(states.to(model.w1.device)).cpu()
-
-
-def scaled_steps(train_steps: int, factors: Iterable[float]) -> list[int]:
-    """Test step counts factor * K, rounded, at least 1, without repeats, ascending."""
-    return sorted({max(1, round(factor * train_steps)) for factor in factors})
-
-
-def test_solver_grid(
-    train_steps: int, methods: Sequence[str], factors: Iterable[float]
-) -> list[SolverSpec]:
-    """Every method at every scaled step count (Figure 4's test configurations)."""
-    steps = scaled_steps(train_steps, factors)
-    return [SolverSpec(method, k) for method, k in itertools.product(methods, steps)]
 
 
 def snapshot_accuracy_table(

@@ -14,13 +14,13 @@ from torch import Tensor
 from ...core import scoring
 from ...core.solvers import SolverSpec
 from ...core.stats import PairedCounts
+from ..budget import require_bounded
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
 from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
 from ..store.runs import Run, load_ensemble
-from ..training.budget import require_bounded
 from .evaluate import run_labels, solver_columns
 
 #: The columns of :func:`paired_counts_table`: the test points correct under the

@@ -13,7 +13,7 @@ the opposite of the spheres.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -22,8 +22,9 @@ import torch
 from torch import Tensor
 
 from ...core.errors import NodestudyError
+from ..budget import require_data_memory
 from ..config import DataConfig
-from ..training.budget import require_data_memory
+from ..runtime import data_files
 from . import images
 
 #: (r_min, r_max, label, share of the points) for each band.
@@ -179,8 +180,8 @@ def load_dataset(config: DataConfig) -> Dataset:
     require_data_memory(config)
     if config.name not in FILE_DATASETS:
         return _load_dataset(config, None)
-    where = images.data_directory()
-    found = images.fingerprint(config.name, where)
+    where = data_files.data_directory()
+    found = data_files.fingerprint(config.name, where)
     if config.files is not None and found != config.files:
         raise NodestudyError(
             f"the {config.name} files in {where} are not the ones this "
@@ -188,6 +189,12 @@ def load_dataset(config: DataConfig) -> Dataset:
             f"{config.files}); make the config again (DataConfig.from_name) to use them"
         )
     return _load_dataset(config, (str(where), found))
+
+
+def majority_rates(configs: Iterable[DataConfig]) -> dict[str, float]:
+    """Each data set's majority-class rate by its short name: the bar a seed must
+    clear to count as learned (``analyse_collapse``)."""
+    return {config.short_name: load_dataset(config).majority_rate for config in configs}
 
 
 @lru_cache(maxsize=8)

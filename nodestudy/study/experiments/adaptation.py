@@ -88,7 +88,10 @@ def run_adaptation_study(
     grid, grid_drops, bar, critical_k = _euler_grid(study, n_jobs, device)
     adapted = runs["paper"]
     snapshots = snapshot_accuracy_table(
-        adapted, study.snapshot_solvers, device=device, n_jobs=n_jobs
+        adapted,
+        lambda run, iteration: study.snapshot_solvers(run.solver_at(iteration)),
+        device=device,
+        n_jobs=n_jobs,
     )
     adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
     table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)

@@ -10,9 +10,8 @@ from ..config import (
     DataConfig,
     TrainConfig,
 )
-from ..data.datasets import load_dataset
+from .grids import powers_of_two
 from .parameters import with_overrides
-from .study import powers_of_two
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,11 @@ class AppendixStudy:
             gradient=gradient,
         )
 
-    def majority_rates(self) -> dict[str, float]:
-        """The majority-class rate of each data set (and Sphere2, of the adjoint runs)."""
+    @property
+    def data_configs(self) -> tuple[DataConfig, ...]:
+        """Each data set of the sweeps, and Sphere2 (the adjoint runs')."""
         names = dict.fromkeys([*self.datasets, "sphere2"])
-        return {name: load_dataset(DataConfig.from_name(name)).majority_rate for name in names}
+        return tuple(DataConfig.from_name(name) for name in names)
 
     def sweep_configs(self, dataset: str) -> list[TrainConfig]:
         return [self.config(dataset, k, s) for k in self.euler_steps for s in self.seeds]

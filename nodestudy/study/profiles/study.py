@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.solvers import SolverSpec
-from ..analysis.evaluate import test_solver_grid
 from ..config import (
     DEFAULT_TEST_METHOD,
     DataConfig,
@@ -16,13 +15,8 @@ from ..config import (
     ToleranceAdaptation,
     TrainConfig,
 )
-from ..data.datasets import load_dataset
-from ..store.runs import Run
+from .grids import powers_of_two, test_solver_grid
 from .parameters import with_overrides
-
-
-def powers_of_two(largest: int) -> tuple[int, ...]:
-    return tuple(2**i for i in range(largest.bit_length()) if 2**i <= largest)
 
 
 @dataclass(frozen=True)
@@ -140,10 +134,9 @@ class Study:
             for seed in self.tolerance_seeds
         ]
 
-    def snapshot_solvers(self, run: Run, iteration: int) -> list[SolverSpec]:
-        """Figure 5: the solver in use at that iteration; midpoint and rk4 on the same
-        grid (smaller errors) for fixed-step runs; and the converged reference."""
-        used = run.solver_at(iteration)
+    def snapshot_solvers(self, used: SolverSpec) -> list[SolverSpec]:
+        """Figure 5: a snapshot's solver in use; midpoint and rk4 on the same grid
+        (smaller errors) for fixed-step runs; and the converged reference."""
         same_grid = (
             [SolverSpec(m, used.steps) for m in ("midpoint", "rk4") if m != used.method]
             if used.is_fixed_step
@@ -151,9 +144,10 @@ class Study:
         )
         return list(dict.fromkeys([used, *same_grid, self.reference]))
 
-    def majority_rates(self) -> dict[str, float]:
-        """The data set's majority-class rate, by its short name (``analyse_collapse``)."""
-        return {self.data.short_name: load_dataset(self.data).majority_rate}
+    @property
+    def data_configs(self) -> tuple[DataConfig, ...]:
+        """The data sets the study trains on (``majority_rates`` reads them)."""
+        return (self.data,)
 
     def sweep_configs(self) -> list[TrainConfig]:
         """Every run of Figure 4: euler and rk4 over their K grids, every seed."""

@@ -20,9 +20,9 @@ import pandas as pd
 import torch
 
 from ...core.errors import NodestudyError
+from ..budget import IMAGE_SHAPES
 from ..config import IMAGE_SIZES, TrainConfig
 from ..models import PARAMETER_NAMES, ODEClassifier
-from ..training.budget import IMAGE_SHAPES
 
 #: Columns every run's history has (adapted runs have more).
 HISTORY_COLUMNS = ("iteration", "loss", "batch_accuracy", "steps")

@@ -18,10 +18,10 @@ from ...core.adaptation_rules import StepAdaptation
 from ...core.adapters import SolverAdapter, StepSizeAdapter, ToleranceAdapter
 from ...core.errors import NodestudyError
 from ...core.solvers import SolverSpec
+from ..budget import require_memory
 from ..config import TrainConfig
 from ..data.datasets import EpochBatches, load_dataset
 from ..models import ODEClassifier, member_generators
-from .budget import require_memory
 
 #: Entropy that separates a run's probe draw from its weights and batch order.
 _PROBE_STREAM = 2

@@ -12,6 +12,7 @@ import torch
 
 from ...core.errors import NodestudyError
 from ...core.solvers import SolverSpec
+from ..budget import FLOAT, field_work, planned_jobs, require_bounded, require_memory
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..runtime.devices import available_device
@@ -20,7 +21,6 @@ from ..store.cache import RunCache
 from ..store.integrity import expected_shapes
 from ..store.runs import Run
 from ..store.space import require_space
-from .budget import FLOAT, field_work, planned_jobs, require_bounded, require_memory
 from .train import SNAPSHOTS, train_ensemble, trains_as_ensemble
 
 

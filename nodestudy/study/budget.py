@@ -17,12 +17,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ...core.check_inputs import MAX_STEPS
-from ...core.errors import NodestudyError
-from ...core.solvers import SolverSpec
-from ..config import IMAGE_SIZES, DataConfig, TrainConfig
-from ..models import DENSE_LIMIT
-from ..runtime.memory import USABLE, available_memory, require_bytes, too_large
+from ..core.check_inputs import MAX_STEPS
+from ..core.errors import NodestudyError
+from ..core.solvers import SolverSpec
+from .config import IMAGE_SIZES, DataConfig, TrainConfig
+from .models import DENSE_LIMIT
+from .runtime.memory import USABLE, available_memory, require_bytes, too_large
 
 #: Image shapes (channels, height, width) of the image data sets.
 IMAGE_SHAPES = {
