@@ -81,15 +81,20 @@ def test_a_critical_step_is_stated_with_its_learned_seeds_or_not_at_all(tmp_path
     table = critical_table(tmp_path)
     assert (
         "| sphere10 | euler | K = 64, seeds 32–64; 3 of 3 learned seeds valid from it, 4 trained "
-        "| K = 1: 0.250; K = 128: 0.010 |" in table
+        "| not stated | K = 1: 0.250; K = 128: 0.010 |" in table
     )
     beyond = critical_table_of(tmp_path, critical_row(critical_steps_max=None, learned_seeds=4,
                                                       seeds_valid_from_critical=3))  # fmt: skip
     assert "K = 64, seeds 32–beyond the grid; 3 of 4 learned seeds valid from it" in beyond
     assert (
-        "| three_minima | euler | none (0 of 4 seeds learned at K=128) | K = 1: no learned seed |"
-        in table
+        "| three_minima | euler | none (0 of 4 seeds learned at K=128) | not stated "
+        "| K = 1: no learned seed |" in table
     )
+    sphere2 = critical_table_of(tmp_path, critical_row(data="sphere2"))
+    assert (
+        "| sphere2 | euler | K = 64, seeds 32–64; 3 of 3 learned seeds valid from it, " in sphere2
+    )
+    assert "4 trained | K = 64–128 |" in sphere2  # the paper's, beside ours
 
 
 def critical_table_of(folder, row):
