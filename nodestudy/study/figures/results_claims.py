@@ -108,10 +108,21 @@ def _tolerance_rows(figures: Path) -> list[Row]:
                 loose, tight = (
                     number_text(r["drop_to_tol_over_100"], ".3f") for r in (loosest, tightest)
                 )
+                # a drop means something only from a model that scores above chance at
+                # its own tolerance: a loose one that never fitted has nothing to lose
+                own = number_text(loosest["at_train_tol"], ".3f")
+                chance = (
+                    f" against the majority class's {numbers['majority_rate']:.3f}"
+                    if "majority_rate" in numbers
+                    else ""
+                )
+                scores = f"; it scores {own} at tol {loosest['train_tol']:g}{chance}"
                 parts.append(
                     f"{method}: {loose} at tol {loosest['train_tol']:g}, {tight} "
                     f"at tol {tightest['train_tol']:g} ({tightest['learned_seeds']} of "
-                    f"{tightest['seeds']} seeds learned)"
+                    f"{tightest['seeds']} seeds learned"
+                    + (scores if tightest["learned_seeds"] else "")
+                    + ")"
                 )
         found = "accuracy drop to 100x tighter: " + "; ".join(parts)
         claim = (
