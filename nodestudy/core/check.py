@@ -32,7 +32,7 @@ import torch
 from .check_compare import interval_of, table_row
 from .check_decision import comparisons, verdict_of
 from .check_inputs import check_settings, checked_options, checked_work
-from .check_outcomes import Measure, Outcome, Problem, float64_modules
+from .check_outcomes import Measure, Outcome, Problem, Role, float64_modules
 from .check_problem import FLOAT64, learned_finding, problem_and_findings, test_solvers
 from .check_report import OdeCheck, reasons_for, whole_table
 from .check_summary import crossings_of, observed_order, safe_solver, verified_reference
@@ -159,7 +159,7 @@ def _training_outcome(problem, training, method, options, rtol, atol) -> Outcome
         exact = abs(training.steps * options["step_size"] - span) <= 1e-6 * abs(span)
         exact = exact and is_exact_torchdiffeq_grid(training.steps, problem.t_span)
     if exact and problem.times is None:
-        return problem.outcome(training, "training")
+        return problem.outcome(training, Role.TRAINING)
     func = problem.layout.flat_field(problem.func) if problem.layout.is_tuple else problem.func
 
     def as_given(z0):
@@ -168,7 +168,7 @@ def _training_outcome(problem, training, method, options, rtol, atol) -> Outcome
             func, z0, method, options, rtol, atol, problem.t_span, times=problem.times
         )
 
-    return problem.outcome(training, "training", solve_chunk=as_given)
+    return problem.outcome(training, Role.TRAINING, solve_chunk=as_given)
 
 
 def _tests(problem: Problem, training: SolverSpec, settings, limits):
@@ -192,7 +192,7 @@ def _overflowed(trained: Outcome, solved) -> bool:
     tests, check, reference, _ = solved
     if not trained.all_finite:
         return False
-    deciding = [o for o in [*tests, check, reference] if o.role not in ("coarser", "looser")]
+    deciding = [o for o in [*tests, check, reference] if not o.role.probes_coarser]
     return any(not o.all_finite for o in deciding)
 
 

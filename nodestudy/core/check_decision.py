@@ -21,19 +21,16 @@ import math
 from dataclasses import dataclass
 
 from .check_compare import distance_interval, interval_of
-from .check_outcomes import Measure, Outcome, Problem
+from .check_outcomes import Measure, Outcome, Problem, Role
 from .solvers import SolverSpec
 from .stats import INCONCLUSIVE, INVALID, VALID, Estimate, holm, one_sided_p
-
-#: The roles of the solvers of equal or smaller error than the training solver.
-DECIDING_ROLES = ("finer", "higher order", "adaptive", "tighter", "reference")
 
 
 @dataclass(frozen=True)
 class Comparison:
     """The training solver against one solver of equal or smaller error."""
 
-    role: str
+    role: Role
     solver: SolverSpec
     measure: Measure
     estimate: Estimate
@@ -50,7 +47,7 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return {
-            "role": self.role,
+            "role": self.role.value,
             "solver": self.solver.label(),
             "measure": self.measure.value,
             "estimate": self.estimate.to_dict(),
@@ -74,9 +71,9 @@ def comparisons(
     trained, reference = outcomes[0], outcomes[-1]
     family = []
     for outcome in outcomes[1:]:
-        if outcome.role not in DECIDING_ROLES or outcome.failed:
+        if not outcome.role.deciding or outcome.failed:
             continue
-        if outcome.role == "reference" and not converged:
+        if outcome.role is Role.REFERENCE and not converged:
             continue
         family.append((outcome, problem.measure, interval_of(problem, trained, outcome)))
     if problem.measure is not Measure.DISTANCE and converged and not reference.failed:
@@ -116,7 +113,7 @@ def deciding(family: tuple[Comparison, ...], verdict: str, measure: Measure) -> 
             key=lambda c: (
                 c.p_value,
                 c.measure is not measure,
-                c.role != "reference",
+                c.role is not Role.REFERENCE,
                 -c.estimate.value / c.limit,
             ),
         )

@@ -46,12 +46,50 @@ class Measure(str, Enum):
         return self is Measure.ACCURACY
 
 
+class Role(str, Enum):
+    """What a solver is in a check, relative to the training solver. Members are
+    strings ("reference", ...), so the check's table can be filtered by name."""
+
+    TRAINING = "training"
+    COARSER = "coarser"
+    LOOSER = "looser"
+    FINER = "finer"
+    TIGHTER = "tighter"
+    HIGHER_ORDER = "higher order"
+    ADAPTIVE = "adaptive"
+    REFERENCE = "reference"
+    REFERENCE_CHECK = "reference check"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def deciding(self) -> bool:
+        """A solver of equal or smaller error than the training solver: its answers
+        can show that the model is not an ODE flow."""
+        return self in DECIDING_ROLES
+
+    @property
+    def probes_coarser(self) -> bool:
+        """The training method with coarser steps or looser tolerances: it finds the
+        coarsest safe step, and decides nothing."""
+        return self in (Role.COARSER, Role.LOOSER)
+
+
+DECIDING_ROLES = frozenset(
+    {Role.FINER, Role.HIGHER_ORDER, Role.ADAPTIVE, Role.TIGHTER, Role.REFERENCE}
+)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One solver's answers on every point."""
 
     solver: SolverSpec
-    role: str
+    role: Role
     paths: Tensor | None  # (N, output times, flat state), float64 on the CPU
     answers: Tensor | None  # (N,): classes (-1: none), or losses (inf: none); None: states
     nfe: float
@@ -115,7 +153,7 @@ class Problem:
         return solution.final[None], solution.nfe
 
     def outcome(
-        self, solver: SolverSpec, role: str, solve_chunk: Callable | None = None
+        self, solver: SolverSpec, role: Role, solve_chunk: Callable | None = None
     ) -> Outcome:
         started = time.perf_counter()
         limit = None if solver.is_fixed_step else MAX_ADAPTIVE_STEPS

@@ -16,6 +16,8 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .check_outcomes import Measure, Role
+
 METHOD_STYLES = {
     "euler": ("#1b9e77", "o"),
     "midpoint": ("#d95f02", "s"),
@@ -41,7 +43,7 @@ def plot_check(check, ax=None, name: str | None = None):
         axes = np.atleast_1d(ax)
         fig = axes[0].figure
     fixed = check.training.is_fixed_step
-    table = check.table[~check.table.role.isin(["reference", "reference check"])]
+    table = check.table[~check.table.role.isin([Role.REFERENCE, Role.REFERENCE_CHECK])]
     x_column = "steps" if fixed else "rtol"
     tested = table[table[x_column].notna()]
     _draw_measure(axes[0], check, tested, x_column)
@@ -67,7 +69,7 @@ def verdict_line(check) -> str:
     e, limit, measure = (
         (c.estimate, c.limit, c.measure) if c else (check.estimate, check.limit, check.measure)
     )
-    number = "{:.3f}" if measure in ("accuracy drop", "changed predictions") else "{:.3g}"
+    number = "{:.3f}" if measure in (Measure.ACCURACY, Measure.CHANGED) else "{:.3g}"
     where = f" under {c.solver.label()}" if c else ""
     line = f"{check.verdict.upper()}: {measure.value} {number.format(e.value)}{where}"
     if math.isfinite(e.low):
@@ -89,11 +91,11 @@ def _x_axis(ax, fixed: bool) -> None:
 
 def _measure(check) -> tuple[str, str]:
     """The table column the left panel shows, and its axis label."""
-    if check.measure == "accuracy drop":
+    if check.measure == Measure.ACCURACY:
         return "accuracy", "accuracy"
-    if check.measure == "changed predictions":
+    if check.measure == Measure.CHANGED:
         return "differs_from_reference", "share of predictions unlike the reference"
-    if check.measure == "loss increase":
+    if check.measure == Measure.LOSS:
         return "loss", "mean loss (metric)"
     return "state_distance", "state distance to the reference (state spreads)"
 
@@ -106,7 +108,7 @@ def _draw_measure(ax, check, tested, x_column: str) -> None:
             colour, marker = METHOD_STYLES.get(method, ("black", "o"))
             group = group.sort_values(x_column)
             ax.plot(group[x_column], group[column], f"-{marker}", ms=4, color=colour, label=method)
-        training = check.row("training")
+        training = check.row(Role.TRAINING)
         if column in training and _finite(training[column]):
             ax.plot(
                 training[x_column],
@@ -118,7 +120,7 @@ def _draw_measure(ax, check, tested, x_column: str) -> None:
                 mew=1.4,
                 label=f"training: {check.training.label()}",
             )
-    reference = check.row("reference")
+    reference = check.row(Role.REFERENCE)
     level = reference.get(column, 0.0) if column in ("accuracy", "loss") else 0.0
     if _finite(level):
         ax.axhline(

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from .check_inputs import checked_labels, checked_times, placed_inputs
-from .check_outcomes import NO_CLASS, Measure, Outcome, Problem, per_sample_losses
+from .check_outcomes import NO_CLASS, Measure, Outcome, Problem, Role, per_sample_losses
 from .errors import NodestudyError
 from .preflight import NOTE, Finding, left_unchanged, run_preflight
 from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec, TimeSpan
@@ -113,33 +113,33 @@ def _classes(head, z: Any) -> int:
     return int(logits.shape[-1])
 
 
-def test_solvers(training: SolverSpec, dtype: torch.dtype) -> list[tuple[SolverSpec, str]]:
+def test_solvers(training: SolverSpec, dtype: torch.dtype) -> list[tuple[SolverSpec, Role]]:
     """Solvers of equal or smaller error than ``training`` (and, for the coarsest safe
     step, the training method with coarser steps or looser tolerances), with roles."""
     if training.is_fixed_step:
         k, order = training.steps, training.order
         coarser = [
-            (SolverSpec(training.method, k // 2**i), "coarser") for i in range(1, k.bit_length())
+            (SolverSpec(training.method, k // 2**i), Role.COARSER) for i in range(1, k.bit_length())
         ]
-        finer = [(SolverSpec(training.method, k * f), "finer") for f in (2, 4, 8)]
+        finer = [(SolverSpec(training.method, k * f), Role.FINER) for f in (2, 4, 8)]
         higher = [
-            (SolverSpec(m, k * f), "higher order")
+            (SolverSpec(m, k * f), Role.HIGHER_ORDER)
             for m in ("midpoint", "rk4")
             if FIXED_STEP_METHODS[m].order > order
             for f in (1, 2, 4)
         ]
         tol = 1e-5 if dtype != torch.float64 else 1e-8
-        adaptive = [(SolverSpec("dopri5", tol=tol), "adaptive")]
+        adaptive = [(SolverSpec("dopri5", tol=tol), Role.ADAPTIVE)]
         return list(dict.fromkeys([*reversed(coarser), *finer, *higher, *adaptive]))
-    looser = [(training.tightened(1 / f), "looser") for f in (100, 10)]
-    tighter = [(training.tightened(f), "tighter") for f in (10, 100)]
+    looser = [(training.tightened(1 / f), Role.LOOSER) for f in (100, 10)]
+    tighter = [(training.tightened(f), Role.TIGHTER) for f in (10, 100)]
     higher_method = next(
         (m for m in ("dopri5", "dopri8") if ADAPTIVE_METHODS[m] > training.order), None
     )
     higher = []
     if higher_method is not None:
         base = replace(training, method=higher_method)
-        higher = [(base, "higher order"), (base.tightened(10), "higher order")]
+        higher = [(base, Role.HIGHER_ORDER), (base.tightened(10), Role.HIGHER_ORDER)]
     return [*looser, *tighter, *higher]
 
 

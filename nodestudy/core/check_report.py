@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from .check_decision import Comparison, deciding
-from .check_outcomes import Measure
+from .check_outcomes import Measure, Role
 from .errors import NodestudyError
 from .jsonsafe import json_safe
 from .preflight import NOTE, OK, Finding
@@ -207,7 +207,7 @@ def _headline(check: OdeCheck) -> str:
     """The model's score under its training solver and under the reference."""
     if check.measure not in (Measure.ACCURACY, Measure.LOSS):
         return ""
-    trained, reference = check.row("training"), check.row("reference")
+    trained, reference = check.row(Role.TRAINING), check.row(Role.REFERENCE)
     column = "accuracy" if check.measure is Measure.ACCURACY else "loss"
     own, ref = trained.get(column, math.nan), reference.get(column, math.nan)
     if not (math.isfinite(own) or math.isfinite(ref)):
@@ -255,7 +255,7 @@ def _bound(c: Comparison) -> str:
 
 
 def _unconverged_reason(check: OdeCheck) -> str:
-    row = check.row("reference check")
+    row = check.row(Role.REFERENCE_CHECK)
     if "differs_from_reference" in row and not math.isnan(row["differs_from_reference"]):
         gap = f"{row['differs_from_reference']:.1%} of their predictions differ"
     elif "state_distance" in row and math.isfinite(row.get("state_distance", math.nan)):

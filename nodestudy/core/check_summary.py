@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .check_compare import interval_of
-from .check_outcomes import Measure, Outcome, Problem
+from .check_outcomes import Measure, Outcome, Problem, Role
 from .crossings import count_crossings
 from .integrate import dense_path
 from .solvers import SolverSpec
@@ -48,12 +48,12 @@ def verified_reference(
     if training.is_fixed_step:
         k = max(k, 4 * training.steps)
     k = min(k, max_steps)
-    check = problem.outcome(SolverSpec("rk4", max(1, k // 4)), "reference check")
-    reference = problem.outcome(SolverSpec("rk4", k), "reference")
+    check = problem.outcome(SolverSpec("rk4", max(1, k // 4)), Role.REFERENCE_CHECK)
+    reference = problem.outcome(SolverSpec("rk4", k), Role.REFERENCE)
     while not agree(problem, check, reference, limits) and 4 * k <= max_steps:
         k *= 4
-        check = replace(reference, role="reference check")
-        reference = problem.outcome(SolverSpec("rk4", k), "reference")
+        check = replace(reference, role=Role.REFERENCE_CHECK)
+        reference = problem.outcome(SolverSpec("rk4", k), Role.REFERENCE)
     return reference, check, agree(problem, check, reference, limits)
 
 
@@ -65,7 +65,7 @@ def safe_solver(problem, outcomes, reference, limit, confidence) -> SolverSpec |
         o
         for o in outcomes
         if o.solver.method == training.method
-        and o.role in ("coarser", "training", "finer", "looser", "tighter")
+        and o.role in (Role.COARSER, Role.TRAINING, Role.FINER, Role.LOOSER, Role.TIGHTER)
     ]
     if training.is_fixed_step:
         ladder.sort(key=lambda o: -o.solver.steps)  # finest first
@@ -90,7 +90,11 @@ def observed_order(problem, outcomes, reference) -> float | None:
         return None
     points = []
     for o in outcomes:
-        if o.solver.method == training.method and o.role in ("training", "finer") and not o.failed:
+        if (
+            o.solver.method == training.method
+            and o.role in (Role.TRAINING, Role.FINER)
+            and not o.failed
+        ):
             error = float(state_distance(o.paths, reference.paths, problem.layout).mean())
             if 1e-5 < error < math.inf:
                 points.append((1.0 / o.solver.steps, error))
