@@ -30,7 +30,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -58,8 +58,10 @@ DEFAULT_TEST_METHOD = {
 }
 #: Test tolerance = training tolerance / this, before the NFE rule lowers it further.
 DEFAULT_TEST_TOL_RATIO = {"fehlberg2": 5.0, "dopri5": 10.0}
-DECISIONS = ("threshold", "interval", "equivalence")
-MEASURES = ("accuracy", "predictions")
+Decision = Literal["threshold", "interval", "equivalence"]
+RuleMeasure = Literal["accuracy", "predictions"]
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+MEASURES: tuple[RuleMeasure, ...] = get_args(RuleMeasure)
 #: Named rules: the paper's, and the variants compared in the README.
 NAMED_RULES: dict[str, dict[str, Any]] = {
     "paper": {},
@@ -88,8 +90,8 @@ class _Rule:
     shrink: float = 0.5
     grow: float = 1.1
     probe_size: int | None = None
-    decision: str = "threshold"
-    measure: str = "accuracy"
+    decision: Decision = "threshold"
+    measure: RuleMeasure = "accuracy"
 
     def _check_common(self) -> None:
         if isinstance(self.check_every, bool) or not isinstance(self.check_every, int):
