@@ -2,7 +2,8 @@
 # Both create the environment in .venv/ first when it is missing or stale.
 #
 # Variables (override on the command line, e.g. `make figures PROFILE=paper`):
-#   PROFILE      quick (default, minutes on 2 CPU cores) | paper (the paper's sizes) | smoke
+#   PROFILE      quick (default, minutes on 2 CPU cores) | paper (the paper's sizes) | smoke;
+#                the quick profile's figures go to figures/, the others' to figures/PROFILE/
 #   DEVICE       torch device the notebooks train on: cpu (default), cuda, cuda:1, ...
 #   JOBS         parallel training processes (default: number of cores)
 #   NUMERICS     reproducible (default: the same bits on every Intel x86 CPU from AVX2 up; on
@@ -33,6 +34,8 @@ ifneq ($(filter image_collapse,$(NOTEBOOKS)),)
 EXECUTED  += build/$(PROFILE)/image_collapse_mnist5k.ipynb
 endif
 TRAINED   := build/$(PROFILE)/.trained
+# The quick profile's figures are the ones the documents' tables are generated from.
+FIGURES   := $(if $(filter quick,$(PROFILE)),figures,figures/$(PROFILE))
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
 # read by every process that imports nodestudy.study (the CLI, notebook kernels, workers)
 export NODESTUDY_NUMERICS := $(NUMERICS)
@@ -85,16 +88,16 @@ $(TRAINED): $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics build/$(PROFILE)/.not
 
 RUN_NOTEBOOK = $(VPY) -m nodestudy.study.cli.run_notebook --cwd notebooks -k python3 \
 	    -p profile $(PROFILE) -p device $(DEVICE) -p n_jobs $(JOBS) \
-	    -p figures_dir $(CURDIR)/figures
+	    -p figures_dir $(CURDIR)/$(FIGURES)
 
 # One target per notebook; executed copies are build output. A notebook reruns when
 # it, the package or the profile changes; finished training runs come from the cache.
 build/$(PROFILE)/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics | $(TRAINED)
-	@mkdir -p $(@D) figures
+	@mkdir -p $(@D) $(FIGURES)
 	$(RUN_NOTEBOOK) $< $@
 
 build/$(PROFILE)/image_collapse_mnist5k.ipynb: notebooks/image_collapse.ipynb $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics | $(TRAINED)
-	@mkdir -p $(@D) figures
+	@mkdir -p $(@D) $(FIGURES)
 	$(RUN_NOTEBOOK) -p dataset mnist5k $< $@
 
 test: $(STAMP)

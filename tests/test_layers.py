@@ -141,3 +141,35 @@ def test_no_module_or_function_has_outgrown_one_job():
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{path.name}:{node.lineno} {node.name}: {length} lines")
     assert not too_long, too_long
+
+
+#: The library's tests: they exercise ``import nodestudy`` on models written without the
+#: study, as a user's would be.
+CORE_TESTS = [
+    "test_adapters.py",
+    "test_check.py",
+    "test_check_hard.py",
+    "test_crossings.py",
+    "test_solvers.py",
+    "test_stats.py",
+]
+
+
+def test_the_library_s_tests_use_no_study_code():
+    tests = Path(__file__).parent
+    for name in CORE_TESTS:
+        ours = {n for n in imported_modules_of_test(tests / name) if n.startswith("nodestudy")}
+        assert ours, f"{name} imports nothing of nodestudy"
+        study = sorted(n for n in ours if n.startswith("nodestudy.study"))
+        assert not study, f"{name} imports {study}"
+
+
+def imported_modules_of_test(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
