@@ -100,9 +100,11 @@ build/$(PROFILE)/image_collapse_mnist5k.ipynb: notebooks/image_collapse.ipynb $(
 	@mkdir -p $(@D) $(FIGURES)
 	$(RUN_NOTEBOOK) -p dataset mnist5k $< $@
 
+# The test files spread over JOBS processes (pytest-xdist), each file whole on one of
+# them, so that a file's shared fixtures are built once.
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
-	$(VPY) -m pytest
+	$(VPY) -m pytest -n $(JOBS) --dist loadfile
 
 # The library alone, as `pip install nodestudy` gives it: a fresh environment with the
 # pinned torch and nodestudy without extras runs a check and an adapter loop, and holds
