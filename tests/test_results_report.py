@@ -180,3 +180,33 @@ def test_a_critical_step_from_numbers_made_before_the_definition_says_so(tmp_pat
     del numbers["critical_definition"]
     (tmp_path / "figA_collapse_datasets.json").write_text(json.dumps(numbers))
     assert PREVIOUS_DEFINITION in critical_table(tmp_path)
+
+
+def test_figure_1_at_both_profiles_stands_beside_the_paper_s_numbers(tmp_path):
+    from nodestudy.study.figures.results_profiles import profiles_table
+
+    def side(seeds, crossings, at):
+        return {
+            "train_steps": 2,
+            "seeds": seeds,
+            "crossing_pairs_per_seed": crossings,
+            "accuracy_by_test_steps": [
+                {"test_method": "euler", "test_steps": k, "mean": m, "std": 0.01}
+                for k, m in at.items()
+            ],
+        }
+
+    quick = {
+        "iterations": 3000,
+        "coarse": side([0, 1, 2], [10, 20, 30], {1: 0.6, 2: 0.98, 4: 0.5, 4096: 0.49}),
+        "fine": side([0, 1, 2], [0, 1, 0], {64: 0.96, 4096: 0.97}),
+    }
+    (tmp_path / "fig1_sphere2.json").write_text(json.dumps(quick))
+    table = profiles_table(tmp_path)
+    assert "| trained | 3 seeds, 3,000 iterations | not run | one model each |" in table
+    assert "| 0.980 ± 0.010 | not run | about 0.98 |" in table
+    assert "| 0.960–0.970 (means) | not run | 0.97–0.98 |" in table
+    (tmp_path / "paper").mkdir()
+    paper = {**quick, "iterations": 10_000}
+    (tmp_path / "paper" / "fig1_sphere2.json").write_text(json.dumps(paper))
+    assert "| 3 seeds, 3,000 iterations | 3 seeds, 10,000 iterations |" in profiles_table(tmp_path)

@@ -19,6 +19,7 @@ from pathlib import Path
 from ...core.errors import NodestudyError
 from ..analysis.critical import CRITICAL_STEP_DEFINITION
 from .results_claims import claims_table
+from .results_profiles import profiles_table
 from .results_text import (
     PREVIOUS_DEFINITION,
     critical_text,
@@ -244,6 +245,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "textbook_rules": textbook_rules_table,
     "tolerance": tolerance_table,
     "solver_pairs": solver_pairs_table,
+    "profiles": profiles_table,
 }
 #: Blocks that take an argument, ``<!-- results:drops:fig4_sphere2 -->``.
 ARGUMENT_BLOCKS: dict[str, Callable[[Path, str], str]] = {"drops": drops_table}
