@@ -36,8 +36,13 @@ def critical_row(**values):
 
 def write_figures(folder, critical, summary):
     folder.mkdir(exist_ok=True)
-    numbers = {
+    numbers = {  # the whole of the figure's layout, as its notebook writes it
         "profile": "quick",
+        "seeds": [0, 1, 2, 3],
+        "iterations": 3000,
+        "reference": "rk4 K=512",
+        "drop_limit": 0.03,
+        "learning_rates": {},
         "critical": critical,
         "summary": summary,
         "critical_definition": CRITICAL_STEP_DEFINITION,
@@ -210,3 +215,23 @@ def test_figure_1_at_both_profiles_stands_beside_the_paper_s_numbers(tmp_path):
     paper = {**quick, "iterations": 10_000}
     (tmp_path / "paper" / "fig1_sphere2.json").write_text(json.dumps(paper))
     assert "| 3 seeds, 3,000 iterations | 3 seeds, 10,000 iterations |" in profiles_table(tmp_path)
+
+
+def test_numbers_that_do_not_fit_their_figure_s_layout_are_refused_where_written(tmp_path):
+    from nodestudy import NodestudyError
+    from nodestudy.study.figures import records
+
+    fig1 = {"fine": {}, "coarse": {}, "profile": "smoke", "iterations": 20, "wall_seconds": 1.0}
+    records.write_numbers(fig1, tmp_path, "fig1_sphere2")
+    with pytest.raises(NodestudyError, match=r"fig1_sphere2\.json does not fit its layout: coarse"):
+        records.write_numbers({**fig1, "coarse": None}, tmp_path, "fig1_sphere2")
+    renamed = {k: v for k, v in fig1.items() if k != "iterations"} | {"iters": 20}
+    with pytest.raises(NodestudyError, match="missing iterations; unknown iters"):
+        records.write_numbers(renamed, tmp_path, "fig1_sphere2")
+    with pytest.raises(NodestudyError, match="no layout for the figure numbers 'fig9_x'"):
+        records.write_numbers(fig1, tmp_path, "fig9_x")
+    # the documents' generator refuses a figures folder holding one that does not fit
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "fig1_sphere2.json").write_text(json.dumps(renamed))
+    with pytest.raises(NodestudyError, match=r"paper/fig1_sphere2\.json does not fit"):
+        main(["--check", "--figures", str(tmp_path), str(ROOT / "README.md")])

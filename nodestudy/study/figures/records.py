@@ -13,6 +13,7 @@ import pandas as pd
 from ...core.errors import NodestudyError
 from ...core.jsonsafe import json_safe
 from ..runtime import numerics
+from .layouts import check_layout
 
 
 def output_directory(directory: str | Path) -> Path:
@@ -34,6 +35,7 @@ def write_numbers(numbers: dict[str, Any], directory: str | Path, name: str) -> 
     """The figure's numbers as JSON, with the numerical mode they were computed in (the
     cache serves a process only runs of its own mode)."""
     numbers = {**numbers, "numerics": numerics.in_effect().name}
+    check_layout(numbers, name)
     path = output_directory(directory) / f"{name}.json"
     path.write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
     return path

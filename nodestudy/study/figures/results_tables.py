@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...core.errors import NodestudyError
 from ..analysis.critical import CRITICAL_STEP_DEFINITION
+from .layouts import check_folder as check_layout_of_folder
 from .results_claims import claims_table
 from .results_profiles import profiles_table
 from .results_text import (
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", type=Path, default=Path("figures"))
     parser.add_argument("--check", action="store_true", help="fail if a block is stale")
     args = parser.parse_args(argv)
+    check_layout_of_folder(args.figures)
     stale = []
     for path in args.documents:
         text = path.read_text()
