@@ -140,12 +140,12 @@ class SolverSpec:
             return FIXED_STEP_METHODS[self.method].order
         return ADAPTIVE_METHODS[self.method]
 
-    @property
-    def step_size(self) -> float:
-        """h = 1/K for fixed-step solvers on the unit interval."""
+    def step_size(self, t_span: TimeSpan = UNIT_INTERVAL) -> float:
+        """h = span/K: a fixed-step solver's K steps over ``t_span`` (the study's [0, 1]
+        unless given), the one place a step count becomes a step size."""
         if not self.is_fixed_step:
             raise NodestudyError(f"adaptive solver {self.method!r} has no fixed step size")
-        return 1.0 / self.steps
+        return (t_span[1] - t_span[0]) / self.steps
 
     @property
     def rtol(self) -> float | None:
@@ -217,8 +217,7 @@ class SolverSpec:
         """Keyword arguments for ``torchdiffeq.odeint``: method and options, or
         method, rtol and atol."""
         if self.is_fixed_step:
-            span = t_span[1] - t_span[0]
-            return {"method": self.method, "options": {"step_size": span / self.steps}}
+            return {"method": self.method, "options": {"step_size": self.step_size(t_span)}}
         return {"method": self.method, "rtol": self.tol, "atol": self.absolute_tol}
 
 
