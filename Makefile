@@ -2,7 +2,8 @@
 # Both create the environment in .venv/ first when it is missing or stale.
 #
 # Variables (override on the command line, e.g. `make figures PROFILE=paper`):
-#   PROFILE      quick (default, minutes on 2 CPU cores) | paper (the paper's sizes) | smoke;
+#   PROFILE      quick (default; hours from a cold cache on 2 CPU cores) | paper (the paper's
+#                sizes) | smoke;
 #                the quick profile's figures go to figures/, the others' to figures/PROFILE/
 #   DEVICE       torch device the notebooks train on: cpu (default), cuda, cuda:1, ...
 #   JOBS         parallel training processes (default: number of cores)

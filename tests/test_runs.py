@@ -51,6 +51,24 @@ def test_the_cache_key_of_a_known_config_is_pinned():
     assert study_run.key("fast")[:24] == "ea858688b66236648fe7fc10"
 
 
+def test_a_step_adapted_run_s_key_names_how_the_rule_was_applied_and_old_runs_are_refused():
+    from nodestudy.study import DataConfig, TrainConfig
+    from nodestudy.study.config import StepAdaptation, ToleranceAdaptation
+
+    stepped = TrainConfig(DataConfig(), SolverSpec("euler", 2), adaptation=StepAdaptation())
+    assert stepped.to_dict()["adaptation"]["version"] == 2
+    assert TrainConfig.from_dict(stepped.to_dict()) == stepped
+    tolerant = TrainConfig(
+        DataConfig(), SolverSpec("dopri5", tol=1e-3), adaptation=ToleranceAdaptation()
+    )
+    assert "version" not in tolerant.to_dict()["adaptation"]
+    assert TrainConfig.from_dict(tolerant.to_dict()) == tolerant
+    old = stepped.to_dict()
+    old["adaptation"]["version"] = 1
+    with pytest.raises(NodestudyError, match=r"step-adaptation version 1; .* train it again"):
+        TrainConfig.from_dict(old)
+
+
 def test_an_interrupted_write_leaves_nothing_behind(cache_dir, monkeypatch):
     import nodestudy.study.store.runs
 

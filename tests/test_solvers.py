@@ -70,8 +70,8 @@ def test_adaptive_solvers_meet_their_tolerance(method):
 
 
 def test_step_size_is_exactly_one_over_k():
-    assert SolverSpec("euler", 3).step_size() == 1 / 3
-    assert SolverSpec("euler", 4).step_size((0.0, 2.0)) == 0.5
+    assert SolverSpec("euler", 3).step_size == 1 / 3
+    assert SolverSpec("euler", 4).step_size_over((0.0, 2.0)) == 0.5
     assert SolverSpec("euler", 4).to_torchdiffeq((0.0, 2.0))["options"] == {"step_size": 0.5}
     assert SolverSpec("rk4", 64).order == 4
 

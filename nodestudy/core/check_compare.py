@@ -78,7 +78,7 @@ def table_row(
     """One solver's numbers: its answers, and how they differ from the training
     solver's and from the reference's."""
     row: dict[str, Any] = {
-        "role": outcome.role,
+        "role": outcome.role.value,
         "method": outcome.solver.method,
         "steps": outcome.solver.steps,
         "rtol": outcome.solver.rtol,

@@ -140,9 +140,14 @@ class SolverSpec:
             return FIXED_STEP_METHODS[self.method].order
         return ADAPTIVE_METHODS[self.method]
 
-    def step_size(self, t_span: TimeSpan = UNIT_INTERVAL) -> float:
-        """h = span/K: a fixed-step solver's K steps over ``t_span`` (the study's [0, 1]
-        unless given), the one place a step count becomes a step size."""
+    @property
+    def step_size(self) -> float:
+        """h = 1/K on the unit interval (:meth:`step_size_over` for another)."""
+        return self.step_size_over(UNIT_INTERVAL)
+
+    def step_size_over(self, t_span: TimeSpan) -> float:
+        """h = span/K: a fixed-step solver's K steps over ``t_span``, the one place a
+        step count becomes a step size."""
         if not self.is_fixed_step:
             raise NodestudyError(f"adaptive solver {self.method!r} has no fixed step size")
         return (t_span[1] - t_span[0]) / self.steps
@@ -217,7 +222,7 @@ class SolverSpec:
         """Keyword arguments for ``torchdiffeq.odeint``: method and options, or
         method, rtol and atol."""
         if self.is_fixed_step:
-            return {"method": self.method, "options": {"step_size": self.step_size(t_span)}}
+            return {"method": self.method, "options": {"step_size": self.step_size_over(t_span)}}
         return {"method": self.method, "rtol": self.tol, "atol": self.absolute_tol}
 
 

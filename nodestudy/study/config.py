@@ -205,7 +205,14 @@ class TrainConfig:
         values["model"] = ModelConfig(**values["model"])
         adaptation = values.get("adaptation")
         if adaptation is not None:
-            adaptation = {k: v for k, v in adaptation.items() if k != "version"}
+            adaptation = dict(adaptation)
+            version = adaptation.pop("version", None)
+            if adaptation.get("kind") == "step" and version != STEP_ADAPTATION_VERSION:
+                raise NodestudyError(
+                    f"this run was adapted by step-adaptation version {version}; nodestudy "
+                    f"applies version {STEP_ADAPTATION_VERSION} (exact torchdiffeq grids): "
+                    "train it again"
+                )
         values["adaptation"] = adaptation_from_dict(adaptation)
         return cls(**values)
 

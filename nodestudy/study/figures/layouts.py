@@ -73,6 +73,8 @@ LAYOUTS: dict[str, Layout] = {
             **_CRITICAL,
             "by_training_steps": list,
         },
+        # tolerance_costs: only in figures written before Figure 4 (c, d) had its own
+        # notebook (fig4_mnist5k.json)
         {**_TIMED, "tolerance_costs": list},
     ),
     "fig4cd_{data}": Layout(
@@ -96,7 +98,8 @@ LAYOUTS: dict[str, Layout] = {
             "rule": dict,
             "grid_critical_steps": MaybeNumber,
             "critical_definition": str,
-            "learned_bar": Number,
+            # None where no seed learned: the bar is then infinite (written as null)
+            "learned_bar": MaybeNumber,
             "table1": list,
             "rules": list,
             "rule_runs": list,
@@ -122,6 +125,8 @@ LAYOUTS: dict[str, Layout] = {
         _TIMED,
     ),
     "check_textbook": Layout({"profile": str, "study": dict, "checks": dict}),
+    # check_your_model with -p model: a user's own model, checked the same way
+    "check_user_model": Layout({"profile": str, "study": dict, "checks": dict}),
     "adaptation_rules_textbook": Layout(
         {"profile": str, "seeds": list, "models": list, "summary": list}
     ),
@@ -144,7 +149,8 @@ def layout_of(name: str) -> Layout:
 
 
 def check_layout(numbers: Mapping, name: str) -> None:
-    """Refuse, in one line, numbers that do not fit their figure's layout."""
+    """Refuse, in one line, numbers that do not fit their figure's layout (as JSON holds
+    them: pass what is written, after ``json_safe``)."""
     problems = layout_of(name).problems(numbers)
     if problems:
         raise NodestudyError(f"{name}.json does not fit its layout: {'; '.join(problems)}")

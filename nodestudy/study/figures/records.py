@@ -34,10 +34,10 @@ def output_directory(directory: str | Path) -> Path:
 def write_numbers(numbers: dict[str, Any], directory: str | Path, name: str) -> Path:
     """The figure's numbers as JSON, with the numerical mode they were computed in (the
     cache serves a process only runs of its own mode)."""
-    numbers = {**numbers, "numerics": numerics.in_effect().name}
-    check_layout(numbers, name)
+    numbers = json_safe({**numbers, "numerics": numerics.in_effect().name})
+    check_layout(numbers, name)  # as written: NaN and inf are null by now
     path = output_directory(directory) / f"{name}.json"
-    path.write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
+    path.write_text(json.dumps(numbers, indent=2, allow_nan=False) + "\n")
     return path
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .results_text import load_numbers
 
-#: What the paper reports for Figure 1 (c, d) and Figure 2, read off its figures
-#: (PAPER.md): the coarse (h = 1/2) model's accuracy under euler at 1, 2 and 4 or more
-#: test steps, and the fine model's from 64 steps up.
+#: What the paper reports for Figure 1 (c, d) and Figure 2, read off its figures (it
+#: shows one model of each): the coarse (h = 1/2) model's accuracy under euler at 1, 2
+#: and 4 or more test steps, and the fine model's from 64 steps up.
 PAPER_FIGURE_1 = {
     "coarse at 1": "about 0.74",
     "coarse at its K": "about 0.98",

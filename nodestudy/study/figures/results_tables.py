@@ -276,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", type=Path, default=Path("figures"))
     parser.add_argument("--check", action="store_true", help="fail if a block is stale")
     args = parser.parse_args(argv)
-    check_layout_of_folder(args.figures)
+    try:
+        check_layout_of_folder(args.figures)
+    except NodestudyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     stale = []
     for path in args.documents:
         text = path.read_text()

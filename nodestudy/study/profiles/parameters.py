@@ -50,8 +50,8 @@ def parameter_value(name: str, kind: str | None, value: Any) -> Any:
                 f"papermill -y '{name}: [{_EXAMPLES[element]}]'"
             )
         return tuple(element(v) for v in value)
-    if kind in ("int", "float"):
-        element = int if kind == "int" else float
+    if kind in ("int", "float", "int | None", "float | None"):
+        element = int if kind.startswith("int") else float
         if not _fits(value, element) or value < 0:
             raise NodestudyError(
                 f"parameter {name}={value!r}: give a number >= 0, e.g. -p {name} "

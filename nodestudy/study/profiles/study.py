@@ -50,9 +50,9 @@ class Study:
     tolerance_seeds: tuple[int, ...] = (0, 1)
     tolerance_iterations: int = 1500
     #: Figure 4 (c, d)'s seeds and iterations, when they are not the tolerance
-    #: adaptation's (empty, 0: those)
+    #: adaptation's (empty, None: those)
     fixed_tolerance_seeds: tuple[int, ...] = ()
-    fixed_tolerance_iterations: int = 0
+    fixed_tolerance_iterations: int | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     batch_size: int = 128
     #: Figure 4 (c, d): fixed training tolerances of fehlberg2 and dopri5, each model
@@ -81,7 +81,9 @@ class Study:
 
     @property
     def fixed_tolerance_run_iterations(self) -> int:
-        return self.fixed_tolerance_iterations or self.tolerance_iterations
+        if self.fixed_tolerance_iterations is None:
+            return self.tolerance_iterations
+        return self.fixed_tolerance_iterations
 
     def fixed_tolerance_configs(self) -> list[TrainConfig]:
         """Figure 4 (c, d): fehlberg2 and dopri5 at every training tolerance (adaptive

@@ -199,7 +199,7 @@ class _EnsembleTraining:
                 "final_loss": float(losses[-1, member]) if len(losses) else float("nan"),
                 **self.log.nfe_summary(),
                 "final_steps": final_solver.steps,
-                "final_step_size": final_solver.step_size() if final_solver.is_fixed_step else None,
+                "final_step_size": final_solver.step_size if final_solver.is_fixed_step else None,
                 "final_tol": final_solver.tol,
                 "diverged": diverged,
                 "diverged_at_iteration": diverged_at[member],
