@@ -163,22 +163,11 @@ CORE_TESTS = [
 def test_the_library_s_tests_use_no_study_code():
     tests = Path(__file__).parent
     for name in CORE_TESTS:
-        imported = imported_modules_of_test(tests / name)
+        imported = imported_modules(tests / name)
         helpers = {n for n in imported if (tests / f"{n}.py").exists()}  # e.g. study_helpers
         for helper in helpers:
-            imported |= imported_modules_of_test(tests / f"{helper}.py")
+            imported |= imported_modules(tests / f"{helper}.py")
         ours = {n for n in imported if n.startswith("nodestudy")}
         assert ours, f"{name} imports nothing of nodestudy"
         study = sorted(n for n in ours if n.startswith("nodestudy.study"))
         assert not study, f"{name} imports {study}"
-
-
-def imported_modules_of_test(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
