@@ -84,10 +84,13 @@ def test_in_the_fast_mode_the_same_runs_depend_on_the_cpu():
     differing = {name for name in native if native[name] != avx2[name]}
     for name in RUNS:
         assert f"{name} metrics" in differing  # its accuracy or loss is other bits
-    for name in ("euler seed 0", "dopri5 seed 0", "adapted seed 0", "adjoint seed 0"):
-        assert f"{name} weights" in differing
-    assert "check of euler" in differing
-    assert "log_softmax of 10 classes" in differing
+    assert "log_softmax of 10 classes" in differing  # ATen's own vector code
+    if numerics.cpu_vendor() == "GenuineIntel":
+        # MKL's products take their AVX-512 branch on Intel's CPUs only; on another
+        # vendor's (an AMD EPYC with AVX-512: the same weights) MKL ignores the cap
+        for name in ("euler seed 0", "dopri5 seed 0", "adapted seed 0", "adjoint seed 0"):
+            assert f"{name} weights" in differing
+        assert "check of euler" in differing
 
 
 def test_members_trained_alone_are_the_same_bits_as_in_ensembles_of_any_width_and_position():
