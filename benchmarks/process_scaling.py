@@ -1,6 +1,6 @@
 """Throughput of one worker process against several, on this machine.
 
-A sweep trains independent configurations; ``train_runs(..., n_jobs=N)`` spreads them
+A sweep trains independent configurations; ``train_runs(configs, Session(n_jobs=N))`` spreads them
 over N joblib worker processes of one thread each. How much that gains depends on
 the cores (two hyperthreads of one core give less than two cores). This trains the
 same set of configurations (Sphere2, euler K, several data seeds so that each is its

@@ -116,7 +116,7 @@ def seconds_to_train(configs: list[ns.TrainConfig], n_jobs: int) -> float:
     """Wall time of ``train_runs`` on the configs, into a fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
-        ns.train_runs(configs, cache=ns.RunCache(cache), n_jobs=n_jobs, progress=False)
+        ns.train_runs(configs, ns.Session(n_jobs=n_jobs, cache=cache), progress=False)
         return time.perf_counter() - start
 
 

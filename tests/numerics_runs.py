@@ -13,7 +13,15 @@ import torch
 
 import nodestudy.study  # noqa: F401  (first: it sets the numerical mode)
 from nodestudy import SolverSpec
-from nodestudy.study import DataConfig, RunCache, TrainConfig, accuracy, load_dataset, train_runs
+from nodestudy.study import (
+    DataConfig,
+    RunCache,
+    Session,
+    TrainConfig,
+    accuracy,
+    load_dataset,
+    train_runs,
+)
 from nodestudy.study.analysis.verdicts import check_run
 from nodestudy.study.config import StepAdaptation
 
@@ -36,12 +44,12 @@ def without_time(value):
 
 data = DataConfig(n_train=256, n_test=128)
 base = TrainConfig(data=data, solver=SolverSpec("euler", 4), iterations=20, batch_size=64)
-cache = RunCache(sys.argv[1])
+session = Session(cache=RunCache(sys.argv[1]))
 digests = {}
 
 
 def train(name, configs):
-    for config, run in zip(configs, train_runs(configs, cache=cache, progress=False)):
+    for config, run in zip(configs, train_runs(configs, session, progress=False)):
         key = f"{name} seed {config.seed}"
         digests[f"{key} weights"] = digest(run.weights())
         digests[f"{key} history"] = digest(without_time(run.history().to_dict("list")))
@@ -53,11 +61,11 @@ def train(name, configs):
 if sys.argv[2:] == ["alone"]:
     # seed 1 alone and at several positions of ensembles of several widths
     for seeds in [(1,), (0, 1), (3, 2, 1, 0), (1, 0, 2, 3, 4, 5, 6, 7)]:
-        runs = train_runs([base.replace(seed=s) for s in seeds], cache=cache, progress=False)
+        runs = train_runs([base.replace(seed=s) for s in seeds], session, progress=False)
         run = runs[seeds.index(1)]
         history = without_time(run.history().to_dict("list"))
         digests[f"seed 1 of {seeds}"] = digest([run.weights(), history])
-        cache = RunCache(f"{sys.argv[1]}-{len(seeds)}")
+        session = Session(cache=RunCache(f"{sys.argv[1]}-{len(seeds)}"))
 else:
     euler = train("euler", [base.replace(seed=s) for s in (0, 1)])
     train("rk4", [base.replace(solver=SolverSpec("rk4", 2))])

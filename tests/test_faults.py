@@ -18,7 +18,7 @@ from study_helpers import nodestudy as run_cli
 
 import nodestudy.study.store.runs
 from nodestudy import NodestudyError, SolverSpec
-from nodestudy.study import DataConfig, RunCache, TrainConfig, load_dataset
+from nodestudy.study import DataConfig, RunCache, Session, TrainConfig, load_dataset
 from nodestudy.study.analysis.evaluate import accuracy_table
 from nodestudy.study.cli.main import main as cli_main
 from nodestudy.study.data.images import load_cifar10, load_mnist, read_idx
@@ -232,7 +232,7 @@ def test_an_unusable_cache_location_fails_before_training(tmp_path, monkeypatch)
     blocker.write_text("")
     for root in (blocker, blocker / "runs"):
         with pytest.raises(NodestudyError, match="run cache"):
-            train_runs([config(iterations=5)], cache=RunCache(root), progress=False)
+            train_runs([config(iterations=5)], Session(cache=root), progress=False)
 
 
 def test_a_device_that_does_not_exist_fails_before_training(cache_dir, monkeypatch):
@@ -244,7 +244,7 @@ def test_a_device_that_does_not_exist_fails_before_training(cache_dir, monkeypat
     monkeypatch.setattr(nodestudy.study.training.sweep, "train_ensemble", no_training)
     for device in ("cuda:7", "gpu"):
         with pytest.raises(NodestudyError, match="device"):
-            train_runs([config(iterations=5)], device=device, progress=False)
+            train_runs([config(iterations=5)], Session(device=device), progress=False)
 
 
 # -- divergence and failures are results -------------------------------------------------

@@ -72,6 +72,7 @@ STUDY_LAYERS = [
     "budget",
     "data",
     "store",
+    "session",
     "analysis",
     "training",
     "figures",

@@ -5,7 +5,7 @@ from study_helpers import config
 
 import nodestudy.study.training.sweep
 from nodestudy import NodestudyError, SolverSpec
-from nodestudy.study import RunCache, open_run
+from nodestudy.study import RunCache, Session, open_run
 from nodestudy.study.training.sweep import ensemble_groups, train_runs
 
 
@@ -123,8 +123,8 @@ def test_seeds_are_grouped_into_ensembles_but_adaptive_runs_are_not():
 
 def test_parallel_workers_give_the_same_runs_as_one_process(tmp_path):
     configs = [config(steps=k, iterations=10, seed=s) for k in (1, 2) for s in (0, 1)]
-    serial = train_runs(configs, cache=RunCache(tmp_path / "a"), progress=False)
-    parallel = train_runs(configs, cache=RunCache(tmp_path / "b"), n_jobs=2, progress=False)
+    serial = train_runs(configs, Session(cache=tmp_path / "a"), progress=False)
+    parallel = train_runs(configs, Session(n_jobs=2, cache=tmp_path / "b"), progress=False)
     for one, other in zip(serial, parallel):
         assert one.config == other.config
         assert one.metrics["test_accuracy"] == pytest.approx(other.metrics["test_accuracy"])
@@ -139,14 +139,14 @@ def _scored_twice(tmp_path, n_jobs):
     from nodestudy.study import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
-    runs = train_runs(configs, cache=RunCache(tmp_path / "a"), progress=False)
+    runs = train_runs(configs, Session(cache=tmp_path / "a"), progress=False)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     copies = [RunCache(tmp_path / "b").get(c) for c in configs]
 
     def solvers(c):
         return [c.solver, SolverSpec("rk4", 8)]
 
-    return accuracy_table(runs, solvers), accuracy_table(copies, solvers, n_jobs=n_jobs)
+    return accuracy_table(runs, solvers), accuracy_table(copies, solvers, Session(n_jobs=n_jobs))
 
 
 def test_parallel_evaluation_gives_the_same_table(tmp_path):
@@ -160,7 +160,7 @@ def test_scores_are_memoised_in_the_run_and_only_new_solvers_are_computed(tmp_pa
     from nodestudy.study import accuracy_table
 
     configs = [config(steps=k, iterations=5, seed=s) for k in (1, 2) for s in (0, 1)]
-    runs = train_runs(configs, cache=RunCache(tmp_path), progress=False)
+    runs = train_runs(configs, Session(cache=tmp_path), progress=False)
     first = accuracy_table(runs, lambda c: [c.solver])
 
     computed = []
@@ -185,7 +185,7 @@ def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
     import nodestudy.study.analysis.evaluate
     from nodestudy.study.analysis.evaluate import snapshot_accuracy_table
 
-    (run,) = train_runs([config(iterations=10)], cache=RunCache(tmp_path), progress=False)
+    (run,) = train_runs([config(iterations=10)], Session(cache=tmp_path), progress=False)
 
     def solvers(run, iteration):
         return [SolverSpec("euler", 2), SolverSpec("rk4", 4)]
@@ -215,7 +215,49 @@ def test_progress_advances_by_work_so_the_time_left_holds_when_the_costliest_go_
 
 def test_a_parallel_sweep_reports_runs_and_work_done(cache_dir, capsys):
     configs = [config(steps=k, seed=s, iterations=5) for k in (1, 2) for s in (0, 1)]
-    train_runs(configs, n_jobs=2)
+    train_runs(configs, Session(n_jobs=2))
     shown = capsys.readouterr().err
     assert "training 4 runs as 2 ensembles" in shown
     assert "100% of the work, 2/2 done" in shown
+
+
+# -- the session: where runs are computed and kept -----------------------------------------
+
+
+def test_a_session_reads_its_cache_root_when_made_not_when_imported(tmp_path, monkeypatch):
+    monkeypatch.setenv("NODESTUDY_CACHE", str(tmp_path / "first"))
+    first = Session()
+    monkeypatch.setenv("NODESTUDY_CACHE", str(tmp_path / "second"))
+    assert first.cache.root == tmp_path / "first"
+    assert Session().cache.root == tmp_path / "second"
+    assert Session(cache=tmp_path / "given").cache.root == tmp_path / "given"
+    (run,) = train_runs([config(iterations=5)], Session(cache=tmp_path / "given"), progress=False)
+    assert run.directory.parent == tmp_path / "given"
+
+
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        ({"device": "cuda:7"}, "device"),
+        ({"device": "gpu"}, "device"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"n_jobs": 1.5}, "n_jobs"),
+        ({"n_jobs": True}, "n_jobs"),
+        ({"cache": 3}, "cache"),
+    ],
+)
+def test_a_session_refuses_bad_settings_in_one_line_when_made(settings, named):
+    with pytest.raises(NodestudyError, match=named) as error:
+        Session(**settings)
+    assert "\n" not in str(error.value)
+
+
+def test_a_session_is_frozen_and_takes_a_torch_device():
+    import dataclasses
+
+    import torch
+
+    session = Session(device=torch.device("cpu"), n_jobs=2)
+    assert session.device == "cpu"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        session.n_jobs = 3

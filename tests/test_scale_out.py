@@ -7,7 +7,7 @@ import torch
 from joblib import parallel_config
 
 from nodestudy import SolverSpec
-from nodestudy.study import DataConfig, RunCache, TrainConfig, train_runs
+from nodestudy.study import DataConfig, RunCache, Session, TrainConfig, train_runs
 
 distributed = pytest.importorskip("distributed")
 
@@ -23,7 +23,7 @@ def tiny_configs():
 
 
 def test_a_dask_cluster_of_two_workers_fills_the_shared_cache_as_local_processes_do(tmp_path):
-    local = train_runs(tiny_configs(), cache=RunCache(tmp_path / "local"), n_jobs=2, progress=False)
+    local = train_runs(tiny_configs(), Session(n_jobs=2, cache=tmp_path / "local"), progress=False)
     shared = RunCache(tmp_path / "shared")
     with (
         distributed.LocalCluster(
@@ -33,7 +33,7 @@ def test_a_dask_cluster_of_two_workers_fills_the_shared_cache_as_local_processes
         parallel_config(backend="dask"),
         distributed.get_task_stream(client) as tasks,
     ):
-        on_cluster = train_runs(tiny_configs(), cache=shared, n_jobs=2, progress=False)
+        on_cluster = train_runs(tiny_configs(), Session(n_jobs=2, cache=shared), progress=False)
     # the training ran on the cluster's workers (not in a silent local fallback)
     assert len({task["worker"] for task in tasks.data}) == 2
     assert len(on_cluster) == len(local) == 6

@@ -6,7 +6,8 @@ Sub-packages, bottom up (each imports only those before it): :mod:`.runtime`
 (numerical mode, device, worker processes, memory, data files), :mod:`.config` (what a
 run is), :mod:`.profiles` (the study's sizes, as data), :mod:`.models` (the paper's
 classifier), :mod:`.budget` (a run's memory and work), :mod:`.data`, :mod:`.store`
-(stored runs, the cache),
+(stored runs, the cache), :mod:`.session` (device, worker processes and cache, in one
+object),
 :mod:`.analysis` (scores, learned seeds, critical steps, verdicts), :mod:`.training`,
 :mod:`.figures` (plots, the numbers beside them, the README's tables),
 :mod:`.experiments` (one module per notebook's experiment) and :mod:`.cli`.
@@ -18,6 +19,8 @@ The names below are what notebooks and scripts use most:
 - :func:`load_dataset` -> :class:`Dataset`, :func:`majority_rates` (the learned
   bar's floor), :func:`use_data_directory` (where MNIST and CIFAR10 files are);
   :class:`ODEClassifier`;
+- :class:`Session`: where runs are computed and kept (device, worker processes, cache);
+  every function that trains or scores many runs takes one;
 - :func:`train_runs`: train configs (or load them from the cache);
   :class:`RunCache`, :func:`open_run`, :func:`load_ensemble` -> :class:`Run`;
 - :func:`accuracy`, :func:`accuracy_table`, :func:`trajectories`: score models under any
@@ -45,6 +48,7 @@ from .config import DataConfig, ModelConfig, TrainConfig
 from .data.datasets import Dataset, load_dataset, majority_rates
 from .models import ODEClassifier
 from .runtime.data_files import use_data_directory
+from .session import Session
 from .store.cache import RunCache
 from .store.runs import Run, load_ensemble, open_run
 from .training.sweep import train_runs
@@ -57,6 +61,7 @@ __all__ = [
     "ODEClassifier",
     "Run",
     "RunCache",
+    "Session",
     "SolverSpec",
     "TrainConfig",
     "accuracy",

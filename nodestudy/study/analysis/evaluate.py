@@ -18,8 +18,8 @@ from ..budget import require_bounded
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
-from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
+from ..session import Session, session_or_default
 from ..store.runs import Run, load_ensemble, score_key
 
 
@@ -75,20 +75,19 @@ def logits_of_states(model: ODEClassifier, states: Tensor) -> Tensor:
 def snapshot_accuracy_table(
     runs: Sequence[Run],
     test_solvers: Callable[[Run, int], Sequence[SolverSpec]],
+    session: Session | None = None,
     *,
     split: str = "test",
-    device: str | torch.device = "cpu",
-    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Tidy table of the weights kept during training: one row per run, snapshot
     iteration and test solver (``test_solvers(run, iteration)`` names them)."""
-    available_device(device)
+    session = session_or_default(session)
     tasks = [
         (run, {it: list(test_solvers(run, it)) for it in run.snapshots()})
         for run in runs
         if not run.diverged
     ]
-    rows = parallel_map(_snapshot_rows, tasks, n_jobs, split=split, device=device)
+    rows = parallel_map(_snapshot_rows, tasks, session.n_jobs, split=split, device=session.device)
     return pd.DataFrame.from_records([row for group in rows for row in group])
 
 
@@ -181,26 +180,25 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
 def accuracy_table(
     runs: Sequence[Run],
     test_solvers: Callable[[TrainConfig], Sequence[SolverSpec]],
+    session: Session | None = None,
     *,
     split: str = "test",
-    device: str | torch.device = "cpu",
-    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Tidy table: one row per run and test solver, with the run's accuracy.
 
     ``test_solvers(config)`` names the test solvers for a run's config. Seeds of
     one configuration are stacked and scored together; configurations are spread
-    over ``n_jobs`` processes. Diverged runs are left out (the paper averages over
+    over the session's worker processes. Diverged runs are left out (the paper averages over
     the seeds whose training succeeded). Scores are memoised in the run directories
     (``runs.py``), so only pairs of run and solver not scored before are computed.
     """
-    available_device(device)
+    session = session_or_default(session)
     groups: dict[TrainConfig, list[Run]] = {}
     for run in runs:
         if not run.diverged:
             groups.setdefault(run.config.without_seed(), []).append(run)
     tasks = [(members, list(test_solvers(config))) for config, members in groups.items()]
-    rows = parallel_map(_group_rows, tasks, n_jobs, split=split, device=device)
+    rows = parallel_map(_group_rows, tasks, session.n_jobs, split=split, device=session.device)
     return pd.DataFrame.from_records([row for group in rows for row in group])
 
 

@@ -18,8 +18,8 @@ from ..budget import require_bounded
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
-from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
+from ..session import Session, session_or_default
 from ..store.runs import Run, load_ensemble
 from .evaluate import run_labels, solver_columns
 
@@ -31,23 +31,22 @@ PAIRED_COLUMNS = ("correct_both", "correct_train_only", "correct_reference_only"
 def paired_counts_table(
     runs: Sequence[Run],
     reference: SolverSpec,
+    session: Session | None = None,
     *,
     split: str = "test",
-    device: str | torch.device = "cpu",
-    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """One row per run, diverged ones included (``diverged`` True, no counts): how
     its ``split`` fares under its training solver and under ``reference``, point by
     point (:data:`PAIRED_COLUMNS`). The paired test of the accuracy drop reads these
     four integers, as ``check_ode`` does. Memoised beside the run's scores."""
-    available_device(device)
+    session = session_or_default(session)
     groups: dict[TrainConfig, list[Run]] = {}
     for run in runs:
         if not run.diverged:
             groups.setdefault(run.config.without_seed(), []).append(run)
     tasks = list(groups.values())
-    counted = parallel_map(_paired_rows, tasks, n_jobs, reference=reference, split=split,
-                           device=device)  # fmt: skip
+    counted = parallel_map(_paired_rows, tasks, session.n_jobs, reference=reference,
+                           split=split, device=session.device)  # fmt: skip
     rows = [row for group in counted for row in group]
     rows += [{**run_labels(run), "diverged": True} for run in runs if run.diverged]
     return pd.DataFrame.from_records(rows)

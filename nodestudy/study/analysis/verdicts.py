@@ -19,6 +19,7 @@ from ...core.check_report import OdeCheck
 from ...core.errors import NodestudyError
 from ..data.datasets import load_dataset
 from ..runtime.parallel import parallel_map
+from ..session import Session, session_or_default
 from ..store.runs import Run
 from .evaluate import run_labels
 
@@ -41,16 +42,18 @@ def check_run(
 
 def check_table(
     runs: Sequence[Run],
+    session: Session | None = None,
     *,
     split: str = "test",
-    device: str | torch.device = "cpu",
-    n_jobs: int = 1,
     **options: Any,
 ) -> pd.DataFrame:
     """One row per run (diverged runs left out): its labels and what
     :func:`check_run` found."""
+    session = session_or_default(session)
     kept = [run for run in runs if not run.diverged]
-    rows = parallel_map(_check_row, kept, n_jobs, split=split, device=device, options=options)
+    rows = parallel_map(
+        _check_row, kept, session.n_jobs, split=split, device=session.device, options=options
+    )
     return pd.DataFrame.from_records(rows)
 
 

@@ -31,6 +31,7 @@ from ..data.datasets import load_dataset
 from ..experiments.plan import study_configs
 from ..experiments.textbook import load_user_model
 from ..runtime.devices import available_device
+from ..session import Session
 from ..store.cache import RunCache, open_verified
 from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
@@ -49,8 +50,8 @@ def _train_study(args: argparse.Namespace) -> dict:
     if args.jobs == 0 or args.jobs < -1:
         raise NodestudyError(f"--jobs must be at least 1, or -1 for one per core (got {args.jobs})")
     configs = study_configs(args.profile, args.notebooks)
-    cache = RunCache()
-    missing = [config for config in configs if cache.get(config) is None]
+    session = Session(device=args.device, n_jobs=args.jobs)
+    missing = [config for config in configs if session.cache.get(config) is None]
     print(
         f"train-study ({args.profile}): {len(configs)} runs, {len(configs) - len(missing)} "
         f"cached, {len(missing)} to train with {args.jobs} process(es)",
@@ -58,7 +59,7 @@ def _train_study(args: argparse.Namespace) -> dict:
         flush=True,
     )
     started = time.perf_counter()
-    train_runs(missing, cache=cache, n_jobs=args.jobs, device=args.device)
+    train_runs(missing, session)
     return {
         "profile": args.profile,
         "runs": len(configs),
@@ -109,9 +110,9 @@ def _train(args: argparse.Namespace) -> dict:
     if isinstance(adaptation, StepAdaptation) and args.steps is None:
         config = start_from_heuristic(config)
         solver = config.solver
-    cache = RunCache(args.cache)
-    cached = cache.get(config) is not None
-    (run,) = train_runs([config], cache=cache, device=args.device, progress=not args.json)
+    session = Session(device=args.device, cache=RunCache(args.cache))
+    cached = session.cache.get(config) is not None
+    (run,) = train_runs([config], session, progress=not args.json)
     if run.diverged:
         reason = run.metrics.get("diverged_reason") or "non-finite loss"
         raise TrainingDiverged(

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ...core.adaptation_rules import StepAdaptation
 from ..analysis.collapse import mark_learned, reference_drop
@@ -29,6 +28,7 @@ from ..analysis.tables import grid_vs_adaptation
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..profiles import Study
+from ..session import Session, session_or_default
 from ..store.runs import Run
 from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
@@ -75,28 +75,23 @@ def compared_rules(study: Study) -> dict[str, StepAdaptation]:
     return rules
 
 
-def run_adaptation_study(
-    study: Study, *, n_jobs: int = 1, device: str | torch.device = "cpu"
-) -> AdaptationResults:
+def run_adaptation_study(study: Study, session: Session | None = None) -> AdaptationResults:
     """Train (or load) what Figure 5, Table 1 and the rule comparison need, and
     score it."""
+    session = session_or_default(session)
     rules = compared_rules(study)
-    runs = {
-        name: train_runs(rule_configs(study, rule), n_jobs=n_jobs, device=device)
-        for name, rule in rules.items()
-    }
-    grid, grid_drops, bar, critical_k = _euler_grid(study, n_jobs, device)
+    runs = {name: train_runs(rule_configs(study, rule), session) for name, rule in rules.items()}
+    grid, grid_drops, bar, critical_k = _euler_grid(study, session)
     adapted = runs["paper"]
     snapshots = snapshot_accuracy_table(
         adapted,
         lambda run, iteration: study.snapshot_solvers(run.solver_at(iteration)),
-        device=device,
-        n_jobs=n_jobs,
+        session,
     )
-    adapted_summary = _adapted_summary(adapted, study, device, n_jobs)
+    adapted_summary = _adapted_summary(adapted, study, session)
     table1 = grid_vs_adaptation(runs_frame(grid), grid_drops, critical_k, adapted_summary, bar)
     rows = pd.concat(
-        [rule_rows(name, group, study, device, n_jobs) for name, group in runs.items()],
+        [rule_rows(name, group, study, session) for name, group in runs.items()],
         ignore_index=True,
     )
     rows["learned"] = rows.final_accuracy >= bar
@@ -114,16 +109,14 @@ def run_adaptation_study(
     )
 
 
-def _euler_grid(study: Study, n_jobs: int, device) -> tuple[list[Run], pd.DataFrame, float, float]:
+def _euler_grid(study: Study, session: Session) -> tuple[list[Run], pd.DataFrame, float, float]:
     """The euler grid search: its runs, their drops to the reference (learned marked),
     the learned bar and the critical K (from the seeds that learned: one that did not
     has no drop to show)."""
     configs = [c for c in study.sweep_configs() if c.solver.method == "euler"]
-    grid = train_runs(configs, n_jobs=n_jobs, device=device)
-    table = accuracy_table(
-        grid, lambda c: [c.solver, study.reference], device=device, n_jobs=n_jobs
-    )
-    pairs = paired_counts_table(grid, study.reference, device=device, n_jobs=n_jobs)
+    grid = train_runs(configs, session)
+    table = accuracy_table(grid, lambda c: [c.solver, study.reference], session)
+    pairs = paired_counts_table(grid, study.reference, session)
     drops = mark_learned(
         reference_drop(table, study.reference, pairs),
         {study.data.short_name: load_dataset(study.data).majority_rate},
@@ -163,17 +156,14 @@ def solver_pair_configs(study: Study, pairs=SOLVER_PAIRS) -> dict[str, list[Trai
     }
 
 
-def run_solver_pair_study(
-    study: Study, *, n_jobs: int = 1, device: str | torch.device = "cpu"
-) -> SolverPairResults:
+def run_solver_pair_study(study: Study, session: Session | None = None) -> SolverPairResults:
     """Train (or load) the adaptation with every solver pair, and judge each pair as
     the rule comparison judges a rule, seeds learned by the euler grid's bar."""
-    _, _, bar, critical_k = _euler_grid(study, n_jobs, device)
+    session = session_or_default(session)
+    _, _, bar, critical_k = _euler_grid(study, session)
     rows = pd.concat(
         [
-            rule_rows(
-                name, train_runs(configs, n_jobs=n_jobs, device=device), study, device, n_jobs
-            )
+            rule_rows(name, train_runs(configs, session), study, session)
             for name, configs in solver_pair_configs(study).items()
         ],
         ignore_index=True,
@@ -183,16 +173,18 @@ def run_solver_pair_study(
     return SolverPairResults(rows, summarise_rules(rows, study.drop_limit), critical_k)
 
 
-def _adapted_summary(adapted: list[Run], study: Study, device, n_jobs: int) -> pd.DataFrame:
+def _adapted_summary(adapted: list[Run], study: Study, session: Session) -> pd.DataFrame:
     """Per adapted run: its final solver, cost, and accuracy under it and under the
     reference."""
-    reference = accuracy_table(adapted, lambda c: [study.reference], device=device, n_jobs=n_jobs)
+    reference = accuracy_table(adapted, lambda c: [study.reference], session)
     merged = runs_frame(adapted).merge(reference[["run", "accuracy"]], on="run")
     merged["drop"] = merged.test_accuracy - merged.accuracy
     return merged.rename(columns={"accuracy": "reference_accuracy"})
 
 
-def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> pd.DataFrame:
+def rule_rows(
+    name: str, runs: list[Run], study: Study, session: Session | None = None
+) -> pd.DataFrame:
     """One row per run of a rule: final and worst drop to the reference over the
     weights kept during training, NFE per iteration (checks included), time.
 
@@ -205,7 +197,7 @@ def rule_rows(name: str, runs: list[Run], study: Study, device, n_jobs: int) -> 
         final = [run.final_solver] if iteration == run.config.iterations else []
         return list(dict.fromkeys([run.solver_at(iteration), *final, reference]))
 
-    snapshots = snapshot_accuracy_table(runs, solvers, device=device, n_jobs=n_jobs)
+    snapshots = snapshot_accuracy_table(runs, solvers, session)
     rows = []
     for run in runs:
         mine = snapshots[snapshots.run == run.directory.name]
@@ -299,3 +291,4 @@ def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
         "rules": frame_records(results.rule_summary),
         "rule_runs": frame_records(results.rules),
     }
+

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ...core.crossings import count_crossings
 from ...core.solvers import SolverSpec
 from ..analysis.evaluate import accuracy, accuracy_table, decision_grid, trajectories
 from ..data.datasets import load_dataset
 from ..profiles import Study
+from ..session import Session, session_or_default
 from ..store.runs import Run, load_ensemble
 from ..training.sweep import train_runs
 
@@ -34,24 +34,21 @@ class FineVsCoarse:
     labels: np.ndarray
 
 
-def fine_vs_coarse(
-    study: Study, n_plotted: int, *, device: str | torch.device = "cpu", n_jobs: int = 1
-) -> FineVsCoarse:
+def fine_vs_coarse(study: Study, n_plotted: int, session: Session | None = None) -> FineVsCoarse:
     """Train (or load) both models for every seed and compute Figure 1's panels."""
+    session = session_or_default(session)
     steps = {"fine": study.fine_steps, "coarse": study.coarse_steps}
     runs = {
-        name: train_runs(
-            [study.config("euler", k, seed) for seed in study.seeds], n_jobs=n_jobs, device=device
-        )
+        name: train_runs([study.config("euler", k, seed) for seed in study.seeds], session)
         for name, k in steps.items()
     }
     every_run = [run for group in runs.values() for run in group]
-    table = accuracy_table(every_run, study.step_count_solvers, device=device, n_jobs=n_jobs)
+    table = accuracy_table(every_run, study.step_count_solvers, session)
     data = load_dataset(study.data)
     x_plot = data.x_test[:n_plotted]
     crossings, paths = {}, {}
     for name, group in runs.items():
-        model = load_ensemble(group, device=device)
+        model = load_ensemble(group, device=session.device)
         member_paths = trajectories(model, x_plot, SolverSpec("euler", steps[name])).numpy()
         crossings[name] = [count_crossings(p) for p in member_paths]
         paths[name] = member_paths[0]
@@ -81,9 +78,10 @@ class DecisionRegions:
 
 
 def coarse_decision_regions(
-    result: FineVsCoarse, study: Study, *, device: str | torch.device = "cpu"
+    result: FineVsCoarse, study: Study, session: Session | None = None
 ) -> DecisionRegions:
-    coarse = load_ensemble(result.runs["coarse"][:1], device=device)
+    session = session_or_default(session)
+    coarse = load_ensemble(result.runs["coarse"][:1], device=session.device)
     data = load_dataset(study.data)
     k = result.steps["coarse"]
     ends, scores = {}, {}

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..analysis.collapse import learned_bar
 from ..analysis.evaluate import accuracy_table, runs_frame
 from ..profiles import Study
+from ..session import Session
 from ..store.runs import Run
 
 
@@ -40,13 +40,11 @@ def fixed_tolerance_results(
     runs: Sequence[Run],
     study: Study,
     majority_rate: float,
-    *,
-    device: str | torch.device = "cpu",
-    n_jobs: int = 1,
+    session: Session | None = None,
 ) -> ToleranceResults:
     """Score the fixed-tolerance runs under ``study.tolerance_test_solvers``;
     ``majority_rate`` (the largest class's share) sets which seeds learned."""
-    table = accuracy_table(runs, study.tolerance_test_solvers, device=device, n_jobs=n_jobs)
+    table = accuracy_table(runs, study.tolerance_test_solvers, session)
     by_tolerance = (
         table.groupby(
             ["train_method", "train_tol", "test_method", "test_tol", "test_steps"], dropna=False
@@ -127,11 +125,11 @@ def tolerance_summary(
 
 
 def tolerance_adaptation_summary(
-    runs: Sequence[Run], study: Study, *, device: str | torch.device = "cpu", n_jobs: int = 1
+    runs: Sequence[Run], study: Study, session: Session | None = None
 ) -> pd.DataFrame:
     """Per run adapted by tolerance: its final tolerance, cost, and accuracy under its
     final solver and under the study's reference."""
-    reference = accuracy_table(runs, lambda c: [study.reference], device=device, n_jobs=n_jobs)
+    reference = accuracy_table(runs, lambda c: [study.reference], session)
     columns = ["seed", "iterations", "final_tol", "nfe_forward", "nfe_check", "test_accuracy"]
     return (
         runs_frame(runs)

@@ -15,8 +15,8 @@ from ...core.solvers import SolverSpec
 from ..budget import FLOAT, field_work, planned_jobs, require_bounded, require_memory
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
-from ..runtime.devices import available_device
 from ..runtime.parallel import parallel_map
+from ..session import Session, session_or_default
 from ..store.cache import RunCache
 from ..store.integrity import expected_shapes
 from ..store.runs import Run
@@ -54,14 +54,10 @@ def stored_bytes(config: TrainConfig) -> int:
 
 
 def train_runs(
-    configs: Sequence[TrainConfig],
-    *,
-    cache: RunCache | None = None,
-    n_jobs: int = 1,
-    device: str | torch.device = "cpu",
-    progress: bool = True,
+    configs: Sequence[TrainConfig], session: Session | None = None, *, progress: bool = True
 ) -> list[Run]:
-    """The finished run of every config, training only those not in the cache.
+    """The finished run of every config, training only those not in the session's
+    cache, on its device and over its worker processes.
 
     Before any training: the cache must be writable, the device must exist and the
     data sets must load (each a one-line error otherwise). Each group is stored as soon
@@ -69,12 +65,12 @@ def train_runs(
     only what is missing. A group that fails does not stop the others; the failures
     are reported in one error at the end, when everything else is stored.
     """
-    cache = cache or RunCache()
+    session = session_or_default(session)
+    cache, device = session.cache, session.device
     missing = [config for config in configs if cache.get(config) is None]
     if missing:
         cache.ensure_writable()
         cache.clean_partials()
-        available_device(device)
         for config in missing:
             require_bounded(config.solver, "training", tested=True)
             if config.adaptation is not None and hasattr(config.adaptation, "max_steps"):
@@ -99,7 +95,7 @@ def train_runs(
         ((estimated_cost(g), g) for g in ensemble_groups(missing)), key=itemgetter(0), reverse=True
     )
     groups = [group for _, group in costed]
-    n_jobs = planned_jobs(groups, n_jobs) if groups else n_jobs
+    n_jobs = planned_jobs(groups, session.n_jobs) if groups else session.n_jobs
     label = None
     if progress and n_jobs != 1 and groups:
         label = f"training {len(missing)} runs as {len(groups)} ensembles"
