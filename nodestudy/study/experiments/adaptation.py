@@ -292,3 +292,20 @@ def adaptation_numbers(results: AdaptationResults, study: Study) -> dict:
         "rule_runs": frame_records(results.rules),
     }
 
+
+def solver_pair_numbers(pairs: SolverPairResults, study: Study) -> dict:
+    """The numbers written beside the appendix's solver pairs (``figA_adaptation_solvers``)."""
+    from ..figures.records import frame_records
+
+    return {
+        "data": study.data.short_name,
+        "seeds": list(study.seeds),
+        "iterations": study.iterations,
+        "reference": study.reference.label(),
+        "drop_limit": study.drop_limit,
+        "rule": study.adaptation.to_dict(),
+        "grid_critical_steps": pairs.grid_critical_steps,
+        "critical_definition": CRITICAL_STEP_DEFINITION,
+        "pairs": frame_records(pairs.summary),
+        "pair_runs": frame_records(pairs.rows),
+    }
