@@ -62,14 +62,20 @@ def fine_vs_coarse(study: Study, n_plotted: int, session: Session | None = None)
     )
 
 
+#: Figure 2's panels share their axes unless one panel's end points spread over more
+#: than this many times the other's (their widest extent, in z1 or z2): a shared view
+#: would then squeeze the narrower panel's points into a corner, so each gets its own.
+SHARED_VIEW_MAX_RATIO = 4.0
+
+
 @dataclass(frozen=True)
 class DecisionRegions:
     """Figure 2: the coarse model's decision regions and its test end states under
-    euler at each of ``steps`` (its own K and twice that), with the accuracy of each."""
+    euler at each of ``steps`` (its own K and twice that), with the accuracy of each.
+    ``grids`` holds, per K, the head's class over the panel's view (x, y, class)."""
 
-    gx: np.ndarray
-    gy: np.ndarray
-    regions: np.ndarray
+    grids: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    shared_view: bool
     ends: dict[int, np.ndarray]
     scores: dict[int, float]
     labels: np.ndarray
@@ -89,13 +95,28 @@ def coarse_decision_regions(
         solver = SolverSpec("euler", kk)
         ends[kk] = trajectories(coarse, data.x_test, solver)[0, :, -1].numpy()
         scores[kk] = float(accuracy(coarse, data.x_test, data.y_test, solver)[0])
+    shared = shares_view(ends)
     everything = np.concatenate(list(ends.values()))
-    margin = 0.1 * (everything.max(0) - everything.min(0))
-    gx, gy, regions = decision_grid(
-        coarse, 0, everything.min(0) - margin, everything.max(0) + margin
-    )
+    grids = {
+        kk: decision_grid(coarse, 0, *_view(everything if shared else own))
+        for kk, own in ends.items()
+    }
     seed = result.runs["coarse"][0].config.seed
-    return DecisionRegions(gx, gy, regions, ends, scores, data.y_test.numpy(), k, seed)
+    return DecisionRegions(grids, shared, ends, scores, data.y_test.numpy(), k, seed)
+
+
+def shares_view(ends: dict[int, np.ndarray]) -> bool:
+    """Whether Figure 2's panels of these end points (N, 2) share one view: unless one's
+    widest extent is more than :data:`SHARED_VIEW_MAX_RATIO` times another's."""
+    spreads = [np.ptp(points, axis=0).max() for points in ends.values()]
+    return bool(max(spreads) <= SHARED_VIEW_MAX_RATIO * min(spreads))
+
+
+def _view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper corner of a view of ``points``, a tenth of their spread
+    around them."""
+    margin = 0.1 * (points.max(0) - points.min(0))
+    return points.min(0) - margin, points.max(0) + margin
 
 
 def fine_vs_coarse_numbers(result: FineVsCoarse, study: Study) -> dict:

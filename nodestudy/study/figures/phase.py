@@ -216,21 +216,29 @@ def plot_fine_vs_coarse(result) -> Figure:
 
 
 def plot_coarse_decision_regions(regions) -> Figure:
-    """Figure 2: a :class:`DecisionRegions`, one panel per evaluation K."""
-    fig, axes = plt.subplots(1, len(regions.ends), figsize=(10, 4.5), sharex=True, sharey=True)
+    """Figure 2: a :class:`DecisionRegions`, one panel per evaluation K (on shared
+    axes unless their points spread too differently; the title then says so)."""
+    shared = regions.shared_view
+    fig, axes = plt.subplots(1, len(regions.ends), figsize=(10, 4.5), sharex=shared, sharey=shared)
     for ax, (k, ends) in zip(axes, regions.ends.items()):
         plot_decision_regions(
             ax,
-            regions.gx,
-            regions.gy,
-            regions.regions,
+            *regions.grids[k],
             ends,
             regions.labels,
             f"evaluated at h=1/{k}: test accuracy {regions.scores[k]:.2f}",
         )
-    fig.suptitle(
+    title = (
         f"Sphere2, coarse model (trained with euler, h=1/{regions.train_steps}, seed "
         f"{regions.seed}): ODE outputs over its decision regions"
     )
+    if not shared:
+        spread = {k: np.ptp(ends, axis=0).max() for k, ends in regions.ends.items()}
+        wide, narrow = max(spread, key=spread.get), min(spread, key=spread.get)
+        title += (
+            f"\neach panel on its own axes: at h=1/{wide} the outputs spread "
+            f"{spread[wide] / spread[narrow]:.0f} times as far as at h=1/{narrow}"
+        )
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
