@@ -17,10 +17,10 @@ Solution" (ICLR 2021) lives in :mod:`nodestudy.study` (``pip install
 'nodestudy[study]'``); importing ``nodestudy`` does not import it.
 """
 
-from .core.adaptation_rules import StepAdaptation, ToleranceAdaptation
-from .core.adapters import StepSizeAdapter, ToleranceAdapter
-from .core.check import check_ode
-from .core.check_report import OdeCheck
+from .core.adaptation.adapters import StepSizeAdapter, ToleranceAdapter
+from .core.adaptation.rules import StepAdaptation, ToleranceAdaptation
+from .core.check.procedure import check_ode
+from .core.check.report import OdeCheck
 from .core.crossings import count_crossings
 from .core.errors import NodestudyError, TrainingDiverged
 from .core.integrate import solve

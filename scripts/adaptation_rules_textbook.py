@@ -2,7 +2,7 @@
 
 ``check_your_model`` trains the textbook model (torchdiffeq in a plain loop, nothing from
 nodestudy but the adapter) with the paper's rule and with the variants of
-:data:`nodestudy.core.adaptation_rules.NAMED_RULES`. This script trains each variant on
+:data:`nodestudy.core.adaptation.rules.NAMED_RULES`. This script trains each variant on
 several seeds and checks every final model with ``check_ode`` on held-out points, changing one
 thing at a time from the paper's rule:
 

@@ -12,7 +12,7 @@ from study_helpers import nodestudy
 from torchdiffeq import odeint
 
 from nodestudy import NodestudyError, SolverSpec, StepSizeAdapter
-from nodestudy.core.adaptation_rules import grid_steps
+from nodestudy.core.adaptation.rules import grid_steps
 from nodestudy.study import DataConfig, TrainConfig, accuracy, load_dataset
 from nodestudy.study.config import StepAdaptation, ToleranceAdaptation
 from nodestudy.study.data.datasets import EpochBatches

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nodestudy import NodestudyError, StepAdaptation, StepSizeAdapter, ToleranceAdapter
-from nodestudy.core.adaptation_rules import (
+from nodestudy.core.adaptation.rules import (
     check_step_size,
     grid_steps,
     grown,

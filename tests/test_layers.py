@@ -111,7 +111,7 @@ def test_the_study_s_sizes_are_data_that_imports_only_what_a_run_is():
 
 
 def test_the_resolver_sees_relative_imports():
-    names = imported_modules(PACKAGE / "core" / "check.py")
+    names = imported_modules(PACKAGE / "core" / "check" / "procedure.py")
     assert "nodestudy.core.solvers" in names and "torch" in names
 
 

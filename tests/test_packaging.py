@@ -118,7 +118,7 @@ def test_the_wheel_and_sdist_install_a_light_library_and_the_study_as_extras(tmp
     assert {"seaborn", "scikit-learn", "mlxtend", "shapely"} <= extras["study"]
     assert {"jupyter", "papermill"} <= extras["notebooks"]
     assert extras["plot"] == {"matplotlib"}
-    assert {"nodestudy/__init__.py", "nodestudy/core/check.py"} <= files
+    assert {"nodestudy/__init__.py", "nodestudy/core/check/procedure.py"} <= files
     assert {"nodestudy/study/cli/main.py", "nodestudy/study/profiles/study.py"} <= files
     assert "nodestudy = nodestudy.study.cli.main:main" in info["entry_points.txt"]
 
@@ -127,7 +127,11 @@ def test_the_wheel_and_sdist_install_a_light_library_and_the_study_as_extras(tmp
         pkg_info = next(n for n in names if n.count("/") == 1 and n.endswith("PKG-INFO"))
         sdist_metadata = Parser().parsestr(sdist.extractfile(pkg_info).read().decode())
     members = {Path(*Path(name).parts[1:]).as_posix() for name in names}
-    assert {"pyproject.toml", "nodestudy/study/__init__.py", "nodestudy/core/check.py"} <= members
+    assert {
+        "pyproject.toml",
+        "nodestudy/study/__init__.py",
+        "nodestudy/core/check/procedure.py",
+    } <= members
     assert split_requirements(sdist_metadata) == (base, extras)
 
 

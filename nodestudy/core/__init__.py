@@ -6,18 +6,18 @@ solver named by ``method``, ``options``, ``rtol`` and ``atol``.
 
 - :mod:`.solvers`: solving, solver specs, torchdiffeq's terms and grids;
 - :mod:`.scoring`: end states, predictions and accuracy under a solver;
-- :mod:`.check`: :func:`check_ode`, is a trained model an ODE?
-- :mod:`.stats`, :mod:`.preflight`, :mod:`.crossings`: what the check rests on;
-- :mod:`.adaptation_rules`, :mod:`.adapters`: adapting the training solver in any loop.
+- :mod:`.check`: :func:`check_ode`, is a trained model an ODE? (its pieces in one sub-package);
+- :mod:`.stats`, :mod:`.crossings`: paired tests and intervals, crossing trajectories;
+- :mod:`.adaptation`: adapting the training solver in any loop (rules and adapters).
 
 Nothing here imports the study layer (data, the paper's model, the run cache,
 sweeps, profiles, plots); ``tests/test_layers.py`` keeps it so.
 """
 
-from .adaptation_rules import StepAdaptation, ToleranceAdaptation
-from .adapters import StepSizeAdapter, ToleranceAdapter
-from .check import check_ode
-from .check_report import OdeCheck
+from .adaptation.adapters import StepSizeAdapter, ToleranceAdapter
+from .adaptation.rules import StepAdaptation, ToleranceAdaptation
+from .check.procedure import check_ode
+from .check.report import OdeCheck
 from .errors import NodestudyError, TrainingDiverged
 from .integrate import Solution, solve
 from .scoring import EndStates, accuracy_with_nfe, predictions, solved_chunks

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..core.check_inputs import MAX_STEPS
+from ..core.check.inputs import MAX_STEPS
 from ..core.errors import NodestudyError
 from ..core.solvers import SolverSpec
 from .config import IMAGE_SIZES, DataConfig, TrainConfig

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..core.adaptation_rules import (
+from ..core.adaptation.rules import (
     DEFAULT_TEST_METHOD,
     DEFAULT_TEST_TOL_RATIO,
     Adaptation,

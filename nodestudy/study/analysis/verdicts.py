@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ...core.check import check_ode
-from ...core.check_report import OdeCheck
+from ...core.check.procedure import check_ode
+from ...core.check.report import OdeCheck
 from ...core.errors import NodestudyError
 from ..data.datasets import load_dataset
 from ..runtime.parallel import parallel_map

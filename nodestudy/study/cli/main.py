@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...core.adaptation_rules import NAMED_RULES
-from ...core.check import check_ode
+from ...core.adaptation.rules import NAMED_RULES
+from ...core.check.procedure import check_ode
 from ...core.errors import NodestudyError, TrainingDiverged
 from ...core.solvers import FIXED_STEP_METHODS, METHODS, SolverSpec
 from ..analysis.evaluate import accuracy

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from typing import NoReturn
 
-from ...core.adaptation_rules import NAMED_RULES
+from ...core.adaptation.rules import NAMED_RULES
 from ...core.solvers import METHODS
 from ..config import ModelConfig, StepAdaptation, TrainConfig
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...core.adaptation_rules import StepAdaptation
+from ...core.adaptation.rules import StepAdaptation
 from ..analysis.collapse import mark_learned, reference_drop
 from ..analysis.critical import CRITICAL_STEP_DEFINITION, critical_steps
 from ..analysis.evaluate import accuracy_table, runs_frame, snapshot_accuracy_table

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...core.adaptation_rules import NAMED_RULES, StepAdaptation
-from ...core.adapters import StepSizeAdapter
-from ...core.check import check_ode
-from ...core.check_report import OdeCheck
+from ...core.adaptation.adapters import StepSizeAdapter
+from ...core.adaptation.rules import NAMED_RULES, StepAdaptation
+from ...core.check.procedure import check_ode
+from ...core.check.report import OdeCheck
 from ...core.errors import NodestudyError
 from ...core.solvers import SolverSpec
 

@@ -1,5 +1,6 @@
 """The study's side of solver adaptation: the core's adapters
-(:mod:`nodestudy.core.adapters`) applied to a :class:`~nodestudy.study.config.TrainConfig`.
+(:mod:`nodestudy.core.adaptation.adapters`) applied to a
+:class:`~nodestudy.study.config.TrainConfig`.
 
 A config is the whole description of a run, so the heuristic's starting K is written
 into it (:func:`start_from_heuristic`), and a rule with ``probe_size`` holds that many
@@ -14,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...core.adaptation_rules import StepAdaptation
-from ...core.adapters import SolverAdapter, StepSizeAdapter, ToleranceAdapter
+from ...core.adaptation.adapters import SolverAdapter, StepSizeAdapter, ToleranceAdapter
+from ...core.adaptation.rules import StepAdaptation
 from ...core.errors import NodestudyError
 from ...core.solvers import SolverSpec
 from ..budget import require_memory

@@ -4,7 +4,7 @@
 ``models.py`` for why this gives each seed exactly its solo result). The seed fixes
 the initial weights and the batch order; the data set is fixed by its own config.
 A config with an ``adaptation`` rule trains alone; the core's adapter
-(``core/adapters.py``, the same object a user puts in a torchdiffeq loop) chooses the
+(``core/adaptation/adapters.py``, the same object a user puts in a torchdiffeq loop) chooses the
 solver of every iteration.
 """
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .errors import NodestudyError
+from ..errors import NodestudyError
+from ..solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, SolverSpec, TimeSpan
 from .preflight import NOTE, Finding
-from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, SolverSpec, TimeSpan
 
 #: torchdiffeq's options, by kind of method (``norm`` is taken by both).
 FIXED_OPTIONS = {"step_size", "grid_constructor", "interp", "perturb", "norm"}

@@ -9,15 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from .check_outcomes import Measure, Outcome, Problem
-from .states import state_distance
-from .stats import (
+from ..states import state_distance
+from ..stats import (
     Estimate,
     paired_difference_interval,
     percentile_interval,
     resample_indices,
     wilson_interval,
 )
+from .outcomes import Measure, Outcome, Problem
 
 IntervalAt = Callable[[float], Estimate]
 

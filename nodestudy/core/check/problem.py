@@ -9,12 +9,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .check_inputs import checked_labels, checked_times, placed_inputs
-from .check_outcomes import NO_CLASS, Measure, Outcome, Problem, Role, per_sample_losses
-from .errors import NodestudyError
+from ..errors import NodestudyError
+from ..solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec, TimeSpan
+from ..states import StateLayout, first_tensor, points_of, take
+from .inputs import checked_labels, checked_times, placed_inputs
+from .outcomes import NO_CLASS, Measure, Outcome, Problem, Role, per_sample_losses
 from .preflight import NOTE, Finding, left_unchanged, run_preflight
-from .solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, SolverSpec, TimeSpan
-from .states import StateLayout, first_tensor, points_of, take
 
 FLOAT64 = Finding(
     "float64",

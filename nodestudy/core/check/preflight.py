@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .errors import NodestudyError
-from .solvers import FIXED_STEP_METHODS, TimeSpan, VectorField, is_exact_torchdiffeq_grid
-from .states import first_tensor
+from ..errors import NodestudyError
+from ..solvers import FIXED_STEP_METHODS, TimeSpan, VectorField, is_exact_torchdiffeq_grid
+from ..states import first_tensor
 
 OK, NOTE, WARNING, PROBLEM = "ok", "note", "warning", "problem"
 

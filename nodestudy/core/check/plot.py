@@ -16,7 +16,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .check_outcomes import Measure, Role
+from .outcomes import Measure, Role
 
 METHOD_STYLES = {
     "euler": ("#1b9e77", "o"),
@@ -63,7 +63,7 @@ def plot_check(check, ax=None, name: str | None = None):
 def verdict_line(check) -> str:
     """The verdict with the comparison that decides it (its estimate, interval and
     limit) and the training solver."""
-    from .check_decision import deciding
+    from .decision import deciding
 
     c = deciding(check.comparisons, check.verdict, check.measure)
     e, limit, measure = (

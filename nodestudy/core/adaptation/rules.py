@@ -35,8 +35,8 @@ from typing import Any, Literal, get_args
 import torch
 from torch import Tensor
 
-from .errors import NodestudyError
-from .solvers import (
+from ..errors import NodestudyError
+from ..solvers import (
     ADAPTIVE_METHODS,
     FIXED_STEP_METHODS,
     TimeSpan,

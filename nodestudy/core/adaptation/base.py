@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .adaptation_rules import StepAdaptation, ToleranceAdaptation
-from .errors import NodestudyError
-from .scoring import Readout, predict
-from .solvers import SolverSpec, TimeSpan, VectorField
-from .stats import INVALID, VALID, Estimate, decide, paired_difference_interval, wilson_interval
+from ..errors import NodestudyError
+from ..scoring import Readout, predict
+from ..solvers import SolverSpec, TimeSpan, VectorField
+from ..stats import INVALID, VALID, Estimate, decide, paired_difference_interval, wilson_interval
+from .rules import StepAdaptation, ToleranceAdaptation
 
 AGREE, DISAGREE, UNCLEAR = "agree", "disagree", "unclear"
 
@@ -73,7 +73,7 @@ class BaseAdapter:
     def final_check(self, func: VectorField, x: Tensor, y: Tensor | None = None, **options: Any):
         """:func:`~nodestudy.check_ode` of the model under the solver adaptation ended
         with; ``options`` go to ``check_ode`` (``head``, ``encode``, ``drop_limit``...)."""
-        from .check import check_ode
+        from ..check.procedure import check_ode
 
         return check_ode(func, x, y, t_span=self.t_span, **self.odeint_kwargs, **options)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from .check_decision import Comparison, deciding
-from .check_outcomes import Measure, Role
-from .errors import NodestudyError
-from .jsonsafe import json_safe
+from ..errors import NodestudyError
+from ..jsonsafe import json_safe
+from ..solvers import SolverSpec, TimeSpan
+from ..stats import INCONCLUSIVE, INVALID, VALID, Estimate
+from .decision import Comparison, deciding
+from .outcomes import Measure, Role
 from .preflight import NOTE, OK, Finding
-from .solvers import SolverSpec, TimeSpan
-from .stats import INCONCLUSIVE, INVALID, VALID, Estimate
 
 
 class WholeTable(pd.DataFrame):
@@ -40,7 +40,7 @@ class OdeCheck:
 
     ``verdict`` is "valid", "invalid" or "inconclusive"; ``reasons`` say why.
     ``comparisons`` are the deciding comparisons of the training solver with each
-    solver of equal or smaller error (``check_decision.py`` states the rule).
+    solver of equal or smaller error (``decision.py`` states the rule).
     ``estimate`` is the difference between the training solver and the reference by
     ``measure`` (with its interval) and ``limit`` the difference that matters.
     ``safe_solver`` is the coarsest step (loosest tolerance) of the training method
@@ -102,10 +102,10 @@ class OdeCheck:
         )
 
     def plot(self, ax=None, name: str | None = None):
-        """A figure a reviewer reads without the code (see ``check_plot.py``); with
+        """A figure a reviewer reads without the code (see ``plot.py``); with
         ``ax`` (two axes), a row of a larger figure titled with ``name``."""
         try:
-            from .check_plot import plot_check
+            from .plot import plot_check
         except ModuleNotFoundError as missing:
             raise NodestudyError(
                 f"check.plot() needs matplotlib ({missing}): pip install 'nodestudy[plot]'"

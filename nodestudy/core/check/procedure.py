@@ -6,8 +6,8 @@ than the training solver must give the model's answers back. The check solves th
 model under such solvers (the training method with finer steps or tighter
 tolerances, methods of higher order, an adaptive solver) and under a converged
 reference whose convergence is verified (refined until two solves four times apart
-in step agree). How the verdict is decided from them is ``check_decision.py``; what
-a point's answer is (a class, a loss, the states) is ``check_outcomes.py``.
+in step agree). How the verdict is decided from them is ``decision.py``; what
+a point's answer is (a class, a loss, the states) is ``outcomes.py``.
 
 Solvers that overflow the model's float type where the training solver stays finite
 are solved again in float64; a flow that blows up even then changes the answer, so
@@ -29,19 +29,19 @@ from typing import Any
 
 import torch
 
-from .check_compare import interval_of, table_row
-from .check_decision import comparisons, verdict_of
-from .check_inputs import check_settings, checked_options, checked_work
-from .check_outcomes import Measure, Outcome, Problem, Role, float64_modules
-from .check_problem import FLOAT64, learned_finding, problem_and_findings, test_solvers
-from .check_report import OdeCheck, reasons_for, whole_table
-from .check_summary import crossings_of, observed_order, safe_solver, verified_reference
-from .integrate import solve_as_given
+from ..integrate import solve_as_given
+from ..scoring import CHUNK_SIZE, Readout
+from ..solvers import SolverSpec, VectorField, is_exact_torchdiffeq_grid
+from ..states import first_tensor
+from ..stats import Estimate
+from .compare import interval_of, table_row
+from .decision import comparisons, verdict_of
+from .inputs import check_settings, checked_options, checked_work
+from .outcomes import Measure, Outcome, Problem, Role, float64_modules
 from .preflight import NOTE, PROBLEM, Finding, left_unchanged, modules_of
-from .scoring import CHUNK_SIZE, Readout
-from .solvers import SolverSpec, VectorField, is_exact_torchdiffeq_grid
-from .states import first_tensor
-from .stats import Estimate
+from .problem import FLOAT64, learned_finding, problem_and_findings, test_solvers
+from .report import OdeCheck, reasons_for, whole_table
+from .summary import crossings_of, observed_order, safe_solver, verified_reference
 
 NO_SHAPELY = Finding(
     "crossings",

@@ -27,7 +27,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .adaptation_rules import (
+from ..errors import NodestudyError
+from ..scoring import Readout
+from ..solvers import FIXED_STEP_METHODS, SolverSpec, TimeSpan, VectorField
+from .base import (
+    AGREE,
+    DISAGREE,
+    UNCLEAR,
+    BaseAdapter,
+    SolverAdapter,
+    check_columns,
+)
+from .rules import (
     DEFAULT_TEST_METHOD,
     DEFAULT_TEST_TOL_RATIO,
     StepAdaptation,
@@ -38,17 +49,6 @@ from .adaptation_rules import (
     initial_step_size,
     shrunk,
 )
-from .adapter_base import (
-    AGREE,
-    DISAGREE,
-    UNCLEAR,
-    BaseAdapter,
-    SolverAdapter,
-    check_columns,
-)
-from .errors import NodestudyError
-from .scoring import Readout
-from .solvers import FIXED_STEP_METHODS, SolverSpec, TimeSpan, VectorField
 
 #: The step adapter's rule when none is given. On the study's data (Sphere2, digits)
 #: and on a textbook model (rings, 3 seeds: ``scripts/adaptation_rules_textbook.py``)

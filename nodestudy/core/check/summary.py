@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from .check_compare import interval_of
-from .check_outcomes import Measure, Outcome, Problem, Role
-from .crossings import count_crossings
-from .integrate import dense_path
-from .solvers import SolverSpec
-from .states import state_distance
-from .stats import VALID, decide
+from ..crossings import count_crossings
+from ..integrate import dense_path
+from ..solvers import SolverSpec
+from ..states import state_distance
+from ..stats import VALID, decide
+from .compare import interval_of
+from .outcomes import Measure, Outcome, Problem, Role
 
 #: Crossings are counted on orbits of at least this many segments.
 CROSSING_SEGMENTS = 512

@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .check_compare import distance_interval, interval_of
-from .check_outcomes import Measure, Outcome, Problem, Role
-from .solvers import SolverSpec
-from .stats import INCONCLUSIVE, INVALID, VALID, Estimate, holm, one_sided_p
+from ..solvers import SolverSpec
+from ..stats import INCONCLUSIVE, INVALID, VALID, Estimate, holm, one_sided_p
+from .compare import distance_interval, interval_of
+from .outcomes import Measure, Outcome, Problem, Role
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """One solver's answers on every evaluation point: the pieces
-:func:`~nodestudy.core.check.check_ode` is assembled from.
+:func:`~nodestudy.core.check.procedure.check_ode` is assembled from.
 
 A point's *answer* is what the user's model makes of its solve: the predicted class
 (with a ``head``), the loss (with a ``metric``), or the states themselves. A point
@@ -19,11 +19,11 @@ from enum import Enum
 import torch
 from torch import Tensor, nn
 
-from .errors import NodestudyError
-from .integrate import Solution, solve, solve_through
-from .scoring import Readout, predictions
-from .solvers import SolverSpec, TimeSpan, VectorField
-from .states import State, StateLayout, first_tensor, points_of, take
+from ..errors import NodestudyError
+from ..integrate import Solution, solve, solve_through
+from ..scoring import Readout, predictions
+from ..solvers import SolverSpec, TimeSpan, VectorField
+from ..states import State, StateLayout, first_tensor, points_of, take
 
 #: An adaptive test solve may take at most this many steps (then it counts as failed).
 MAX_ADAPTIVE_STEPS = 2000
