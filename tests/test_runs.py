@@ -257,7 +257,8 @@ def test_a_session_is_frozen_and_takes_a_torch_device():
 
     import torch
 
-    session = Session(device=torch.device("cpu"), n_jobs=2)
+    session = Session(device=torch.device("cpu"), n_jobs=2, cache="/somewhere/runs")
     assert session.device == "cpu"
+    assert "RunCache('/somewhere/runs', numerics=" in repr(session)
     with pytest.raises(dataclasses.FrozenInstanceError):
         session.n_jobs = 3

@@ -129,6 +129,9 @@ class RunCache:
         self.numerics = numerics.in_effect().name
         self._verified: dict[Path, float] = {}
 
+    def __repr__(self) -> str:
+        return f"RunCache({str(self.root)!r}, numerics={self.numerics!r})"
+
     def path(self, config: TrainConfig) -> Path:
         return self.root / config.key(self.numerics)[:24]
 
