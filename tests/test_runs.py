@@ -243,7 +243,9 @@ def test_a_session_reads_its_cache_root_when_made_not_when_imported(tmp_path, mo
         ({"n_jobs": 0}, "n_jobs"),
         ({"n_jobs": 1.5}, "n_jobs"),
         ({"n_jobs": True}, "n_jobs"),
+        ({"n_jobs": -2}, "n_jobs"),
         ({"cache": 3}, "cache"),
+        ({"cache": " "}, "cache"),
     ],
 )
 def test_a_session_refuses_bad_settings_in_one_line_when_made(settings, named):
@@ -259,6 +261,23 @@ def test_a_session_is_frozen_and_takes_a_torch_device():
 
     session = Session(device=torch.device("cpu"), n_jobs=2, cache="/somewhere/runs")
     assert session.device == "cpu"
-    assert "RunCache('/somewhere/runs', numerics=" in repr(session)
+    assert "<RunCache /somewhere/runs (" in repr(session)
     with pytest.raises(dataclasses.FrozenInstanceError):
         session.n_jobs = 3
+
+
+def test_a_session_s_cache_may_be_none_a_path_or_a_home_folder_and_sessions_compare_by_value(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("NODESTUDY_CACHE", str(tmp_path / "default"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Session(cache=None).cache.root == tmp_path / "default"
+    assert Session(cache="~/runs").cache.root == tmp_path / "runs"
+    assert Session(cache=tmp_path / "a") == Session(cache=str(tmp_path / "a"))
+    assert Session(cache=tmp_path / "a") != Session(cache=tmp_path / "b")
+    assert len({Session(cache=tmp_path / "a"), Session(cache=tmp_path / "a")}) == 1
+
+
+def test_what_is_not_a_session_is_refused_in_one_line(tmp_path):
+    with pytest.raises(NodestudyError, match="expected a Session, got RunCache"):
+        train_runs([config(iterations=5)], RunCache(tmp_path), progress=False)

@@ -5,7 +5,7 @@ import json
 import pytest
 from study_helpers import nodestudy
 
-from nodestudy import SolverSpec
+from nodestudy import NodestudyError, SolverSpec
 from nodestudy.study import DataConfig, TrainConfig, accuracy_table, reference_drop
 from nodestudy.study.analysis.verdicts import check_run, check_table
 from nodestudy.study.training.sweep import train_runs
@@ -40,6 +40,12 @@ def test_check_table_has_one_row_per_run_with_its_verdict(cache_dir):
     assert (table.training_accuracy - table.reference_accuracy).tolist() == pytest.approx(
         table.difference.tolist()
     )
+
+
+@pytest.mark.parametrize("setting", [{"n_jobs": 2}, {"device": "cpu"}, {"cache": "/x"}])
+def test_check_table_takes_its_run_time_settings_from_a_session_only(setting):
+    with pytest.raises(NodestudyError, match="Session"):
+        check_table([], **setting)
 
 
 def test_cli_check_prints_the_verdict_as_json(cache_dir):

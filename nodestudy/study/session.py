@@ -1,10 +1,11 @@
 """Where the study computes and keeps its runs, in one object.
 
 The device, the number of worker processes and the cache are the study's run-time
-settings. None of them is part of a result: a run's key and numbers do not depend on
-them (``config.py`` says why). So they are not part of any config, and they are not
-passed one by one through every call either. A notebook makes one :class:`Session`
-and hands it to every function that trains or scores many runs.
+settings. None of them changes a result beyond floating-point rounding (``config.py``
+says why; on CPUs the numerical mode fixes even that), so none is part of a config or
+of a run's cache key. They are not passed one by one through every call either: a
+notebook makes one :class:`Session` and hands it to every function that trains or
+scores many runs.
 
 Functions that put one model on one device (``load_ensemble``, ``Run.model``,
 ``check_run``) still take a plain torch ``device``, as torch's own functions do.
@@ -12,8 +13,8 @@ Functions that put one model on one device (``load_ensemble``, ``Run.model``,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -26,34 +27,54 @@ from .store.cache import RunCache
 class Session:
     """The run-time settings of a study: the torch ``device`` that trains and scores,
     ``n_jobs`` worker processes (1: none, -1: one per core) and the run ``cache``
-    (a :class:`RunCache`, or its root folder; by default ``$NODESTUDY_CACHE``).
+    (a :class:`RunCache`, or its root folder; None: ``$NODESTUDY_CACHE``, else
+    ``~/.cache/nodestudy/runs``).
 
-    Checked when made, so that a typo in a notebook's parameters fails in its first
-    cell rather than after an hour of training.
+    Checked when made, even where every run will come from the cache, so that a typo
+    in a notebook's parameters fails in its first cell rather than after an hour of
+    training. Two sessions are equal when their settings are.
     """
 
-    device: str = "cpu"
+    device: str | torch.device = "cpu"
     n_jobs: int = 1
-    cache: RunCache = field(default_factory=RunCache)
+    cache: RunCache | str | os.PathLike | None = field(default_factory=RunCache)
 
     def __post_init__(self) -> None:
         if isinstance(self.device, torch.device):
             object.__setattr__(self, "device", str(self.device))
         available_device(self.device)
-        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs == 0:
+        if (
+            isinstance(self.n_jobs, bool)
+            or not isinstance(self.n_jobs, int)
+            or self.n_jobs == 0
+            or self.n_jobs < -1
+        ):
             raise NodestudyError(
                 f"n_jobs={self.n_jobs!r}: give a whole number of worker processes "
                 "(1: none, -1: one per core)"
             )
-        if isinstance(self.cache, str | Path):
-            object.__setattr__(self, "cache", RunCache(self.cache))
-        elif not isinstance(self.cache, RunCache):
-            raise NodestudyError(
-                f"cache={self.cache!r}: give a RunCache or the folder that holds the runs"
-            )
+        object.__setattr__(self, "cache", _run_cache(self.cache))
+
+
+def _run_cache(cache: RunCache | str | os.PathLike | None) -> RunCache:
+    if cache is None or isinstance(cache, RunCache):
+        return cache if cache is not None else RunCache()
+    if isinstance(cache, str | os.PathLike) and str(cache).strip():
+        return RunCache(os.path.expanduser(cache))
+    raise NodestudyError(
+        f"cache={cache!r}: give a RunCache or the folder that holds the runs (None: "
+        "$NODESTUDY_CACHE)"
+    )
 
 
 def session_or_default(session: Session | None) -> Session:
     """``session``, or the default one made now (so that the cache root is read from
     ``$NODESTUDY_CACHE`` when a function runs, not when the module was imported)."""
-    return session if session is not None else Session()
+    if session is None:
+        return Session()
+    if not isinstance(session, Session):
+        raise NodestudyError(
+            f"expected a Session, got {type(session).__name__}; pass "
+            "nodestudy.study.Session(device=..., n_jobs=..., cache=...)"
+        )
+    return session

@@ -1,4 +1,4 @@
-"""The figure of an :class:`~nodestudy.core.check_report.OdeCheck`.
+"""The figure of an :class:`~nodestudy.core.check.report.OdeCheck`.
 
 Left: the verdict's measure (accuracy, or the share of predictions that differ from
 the reference) against the test step count (tolerance, for adaptive training

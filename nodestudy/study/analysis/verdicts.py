@@ -50,6 +50,12 @@ def check_table(
     """One row per run (diverged runs left out): its labels and what
     :func:`check_run` found."""
     session = session_or_default(session)
+    settings = sorted({"device", "n_jobs", "cache"} & options.keys())
+    if settings:
+        raise NodestudyError(
+            f"check_table takes {', '.join(settings)} from its session: pass "
+            "Session(device=..., n_jobs=...) as its second argument"
+        )
     kept = [run for run in runs if not run.diverged]
     rows = parallel_map(
         _check_row, kept, session.n_jobs, split=split, device=session.device, options=options

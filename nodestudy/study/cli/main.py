@@ -32,7 +32,7 @@ from ..experiments.plan import study_configs
 from ..experiments.textbook import load_user_model
 from ..runtime.devices import available_device
 from ..session import Session
-from ..store.cache import RunCache, open_verified
+from ..store.cache import open_verified
 from ..training.run_adapter import start_from_heuristic
 from ..training.sweep import train_runs
 from .parser import build_parser
@@ -110,7 +110,7 @@ def _train(args: argparse.Namespace) -> dict:
     if isinstance(adaptation, StepAdaptation) and args.steps is None:
         config = start_from_heuristic(config)
         solver = config.solver
-    session = Session(device=args.device, cache=RunCache(args.cache))
+    session = Session(device=args.device, cache=args.cache)
     cached = session.cache.get(config) is not None
     (run,) = train_runs([config], session, progress=not args.json)
     if run.diverged:

@@ -95,12 +95,8 @@ def coarse_decision_regions(
         solver = SolverSpec("euler", kk)
         ends[kk] = trajectories(coarse, data.x_test, solver)[0, :, -1].numpy()
         scores[kk] = float(accuracy(coarse, data.x_test, data.y_test, solver)[0])
-    shared = shares_view(ends)
-    everything = np.concatenate(list(ends.values()))
-    grids = {
-        kk: decision_grid(coarse, 0, *_view(everything if shared else own))
-        for kk, own in ends.items()
-    }
+    shared, views = panel_views(ends)
+    grids = {kk: decision_grid(coarse, 0, *views[kk]) for kk in ends}
     seed = result.runs["coarse"][0].config.seed
     return DecisionRegions(grids, shared, ends, scores, data.y_test.numpy(), k, seed)
 
@@ -112,18 +108,33 @@ def shares_view(ends: dict[int, np.ndarray]) -> bool:
     return bool(max(spreads) <= SHARED_VIEW_MAX_RATIO * min(spreads))
 
 
+def panel_views(
+    ends: dict[int, np.ndarray],
+) -> tuple[bool, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Whether Figure 2's panels share one view (:func:`shares_view`), and each panel's
+    view as its lower and upper corner: around all the end points when shared, around
+    its own otherwise."""
+    shared = shares_view(ends)
+    everything = np.concatenate(list(ends.values()))
+    return shared, {k: _view(everything if shared else own) for k, own in ends.items()}
+
+
 def _view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The lower and upper corner of a view of ``points``, a tenth of their spread
-    around them."""
-    margin = 0.1 * (points.max(0) - points.min(0))
-    return points.min(0) - margin, points.max(0) + margin
+    around them (never a view of no width: points that all coincide get a small one)."""
+    low, high = points.min(0), points.max(0)
+    margin = np.maximum(0.1 * (high - low), 1e-3 * (1 + np.abs(points).max()))
+    return low - margin, high + margin
 
 
-def fine_vs_coarse_numbers(result: FineVsCoarse, study: Study) -> dict:
-    """The numbers written beside Figure 1, per model."""
+def fine_vs_coarse_numbers(
+    result: FineVsCoarse, study: Study, regions: DecisionRegions | None = None
+) -> dict:
+    """The numbers written beside Figure 1, per model; with ``regions``, Figure 2's
+    accuracies by evaluation K beside the coarse model's."""
     from ..figures.records import frame_records
 
-    return {
+    numbers = {
         name: {
             "train_steps": result.steps[name],
             "seeds": list(study.seeds),
@@ -138,3 +149,6 @@ def fine_vs_coarse_numbers(result: FineVsCoarse, study: Study) -> dict:
         }
         for name in result.steps
     }
+    if regions is not None:
+        numbers["coarse"]["decision_region_accuracy"] = regions.scores
+    return numbers

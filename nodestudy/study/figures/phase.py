@@ -235,10 +235,12 @@ def plot_coarse_decision_regions(regions) -> Figure:
     if not shared:
         spread = {k: np.ptp(ends, axis=0).max() for k, ends in regions.ends.items()}
         wide, narrow = max(spread, key=spread.get), min(spread, key=spread.get)
-        title += (
-            f"\neach panel on its own axes: at h=1/{wide} the outputs spread "
+        compared = (
             f"{spread[wide] / spread[narrow]:.0f} times as far as at h=1/{narrow}"
+            if spread[narrow] > 0
+            else f"while at h=1/{narrow} they coincide"
         )
+        title += f"\neach panel on its own axes: at h=1/{wide} the outputs spread {compared}"
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -38,7 +38,7 @@ def parallel_map(
     ``reports``: ``function`` takes ``report=``, a callable it gives the share of its
     item done now and then, and the bar moves while long items run (with workers
     and a bar; else ``report`` is None)."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise NodestudyError(
             f"n_jobs={n_jobs!r}: give a whole number of worker processes (1: none, -1: one per "
             "core)"

@@ -130,7 +130,15 @@ class RunCache:
         self._verified: dict[Path, float] = {}
 
     def __repr__(self) -> str:
-        return f"RunCache({str(self.root)!r}, numerics={self.numerics!r})"
+        return f"<RunCache {self.root} ({self.numerics} mode)>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunCache):
+            return NotImplemented
+        return (self.root, self.numerics) == (other.root, other.numerics)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.numerics))
 
     def path(self, config: TrainConfig) -> Path:
         return self.root / config.key(self.numerics)[:24]

@@ -59,10 +59,10 @@ def train_runs(
     """The finished run of every config, training only those not in the session's
     cache, on its device and over its worker processes.
 
-    Before any training: the cache must be writable, the device must exist and the
-    data sets must load (each a one-line error otherwise). Each group is stored as soon
-    as it finishes, so an interrupted sweep keeps all finished runs and a rerun trains
-    only what is missing. A group that fails does not stop the others; the failures
+    Before any training: the cache must be writable and the data sets must load, each
+    a one-line error otherwise (the session made sure of its device). Each group is
+    stored as soon as it finishes, so an interrupted sweep keeps all finished runs and a
+    rerun trains only what is missing. A group that fails does not stop the others; the failures
     are reported in one error at the end, when everything else is stored.
     """
     session = session_or_default(session)
