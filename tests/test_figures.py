@@ -5,8 +5,9 @@ import warnings
 
 import numpy as np
 
-from nodestudy.study.experiments.fine_vs_coarse import DecisionRegions, panel_views, shares_view
+from nodestudy.study.experiments.fine_vs_coarse import DecisionRegions
 from nodestudy.study.figures import plot_coarse_decision_regions
+from nodestudy.study.figures.views import panel_views, shares_view
 
 
 def _cloud(spread: float, seed: int) -> np.ndarray:
@@ -15,22 +16,23 @@ def _cloud(spread: float, seed: int) -> np.ndarray:
 
 def _regions(ends: dict[int, np.ndarray]) -> DecisionRegions:
     """Regions over the views the experiment chooses, the class split at z2 = 0."""
-    shared, views = panel_views(ends)
+    views = panel_views(ends)
     grids = {}
     for k, (lower, upper) in views.items():
         gx, gy = np.meshgrid(np.linspace(lower[0], upper[0], 5), np.linspace(lower[1], upper[1], 5))
         grids[k] = (gx, gy, (gy > 0).astype(int))
     labels = np.arange(50) % 2
-    return DecisionRegions(grids, shared, ends, {k: 0.5 for k in ends}, labels, 2, 0)
+    return DecisionRegions(grids, ends, {k: 0.5 for k in ends}, labels, 2, 0)
 
 
 def test_panels_share_their_view_unless_one_cloud_is_far_wider():
     assert shares_view({2: _cloud(1.0, 0), 4: _cloud(3.0, 1)})
     assert not shares_view({2: _cloud(1.0, 0), 4: _cloud(30.0, 1)})
-    shared, views = panel_views({2: _cloud(1.0, 0), 4: _cloud(3.0, 1)})
+    clouds = {2: _cloud(1.0, 0), 4: _cloud(3.0, 1)}
+    shared, views = shares_view(clouds), panel_views(clouds)
     assert shared and np.array_equal(views[2][0], views[4][0])
     narrow, wide = _cloud(1.0, 0), _cloud(30.0, 1)
-    shared, views = panel_views({2: narrow, 4: wide})
+    shared, views = shares_view({2: narrow, 4: wide}), panel_views({2: narrow, 4: wide})
     assert not shared
     for k, points in ((2, narrow), (4, wide)):
         lower, upper = views[k]
@@ -53,7 +55,8 @@ def test_outputs_that_all_coincide_get_a_view_and_a_title_without_infinities():
     point = np.zeros((50, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        shared, views = panel_views({2: point, 4: _cloud(1.0, 1)})
+        clouds = {2: point, 4: _cloud(1.0, 1)}
+        shared, views = shares_view(clouds), panel_views(clouds)
         figure = plot_coarse_decision_regions(_regions({2: point, 4: _cloud(1.0, 1)}))
     lower, upper = views[2]
     assert not shared and np.all(upper > lower)

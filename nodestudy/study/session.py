@@ -20,6 +20,7 @@ import torch
 
 from ..core.errors import NodestudyError
 from .runtime.devices import available_device
+from .runtime.parallel import check_n_jobs
 from .store.cache import RunCache
 
 
@@ -43,16 +44,7 @@ class Session:
         if isinstance(self.device, torch.device):
             object.__setattr__(self, "device", str(self.device))
         available_device(self.device)
-        if (
-            isinstance(self.n_jobs, bool)
-            or not isinstance(self.n_jobs, int)
-            or self.n_jobs == 0
-            or self.n_jobs < -1
-        ):
-            raise NodestudyError(
-                f"n_jobs={self.n_jobs!r}: give a whole number of worker processes "
-                "(1: none, -1: one per core)"
-            )
+        check_n_jobs(self.n_jobs)
         object.__setattr__(self, "cache", _run_cache(self.cache))
 
 

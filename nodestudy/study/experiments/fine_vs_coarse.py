@@ -14,6 +14,7 @@ from ...core.crossings import count_crossings
 from ...core.solvers import SolverSpec
 from ..analysis.evaluate import accuracy, accuracy_table, decision_grid, trajectories
 from ..data.datasets import load_dataset
+from ..figures.views import panel_views
 from ..profiles import Study
 from ..session import Session, session_or_default
 from ..store.runs import Run, load_ensemble
@@ -62,20 +63,14 @@ def fine_vs_coarse(study: Study, n_plotted: int, session: Session | None = None)
     )
 
 
-#: Figure 2's panels share their axes unless one panel's end points spread over more
-#: than this many times the other's (their widest extent, in z1 or z2): a shared view
-#: would then squeeze the narrower panel's points into a corner, so each gets its own.
-SHARED_VIEW_MAX_RATIO = 4.0
-
-
 @dataclass(frozen=True)
 class DecisionRegions:
     """Figure 2: the coarse model's decision regions and its test end states under
     euler at each of ``steps`` (its own K and twice that), with the accuracy of each.
-    ``grids`` holds, per K, the head's class over the panel's view (x, y, class)."""
+    ``grids`` holds, per K, the head's class over the panel's view (x, y, class;
+    ``figures.views`` chooses the views)."""
 
     grids: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
-    shared_view: bool
     ends: dict[int, np.ndarray]
     scores: dict[int, float]
     labels: np.ndarray
@@ -95,36 +90,10 @@ def coarse_decision_regions(
         solver = SolverSpec("euler", kk)
         ends[kk] = trajectories(coarse, data.x_test, solver)[0, :, -1].numpy()
         scores[kk] = float(accuracy(coarse, data.x_test, data.y_test, solver)[0])
-    shared, views = panel_views(ends)
+    views = panel_views(ends)
     grids = {kk: decision_grid(coarse, 0, *views[kk]) for kk in ends}
     seed = result.runs["coarse"][0].config.seed
-    return DecisionRegions(grids, shared, ends, scores, data.y_test.numpy(), k, seed)
-
-
-def shares_view(ends: dict[int, np.ndarray]) -> bool:
-    """Whether Figure 2's panels of these end points (N, 2) share one view: unless one's
-    widest extent is more than :data:`SHARED_VIEW_MAX_RATIO` times another's."""
-    spreads = [np.ptp(points, axis=0).max() for points in ends.values()]
-    return bool(max(spreads) <= SHARED_VIEW_MAX_RATIO * min(spreads))
-
-
-def panel_views(
-    ends: dict[int, np.ndarray],
-) -> tuple[bool, dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """Whether Figure 2's panels share one view (:func:`shares_view`), and each panel's
-    view as its lower and upper corner: around all the end points when shared, around
-    its own otherwise."""
-    shared = shares_view(ends)
-    everything = np.concatenate(list(ends.values()))
-    return shared, {k: _view(everything if shared else own) for k, own in ends.items()}
-
-
-def _view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The lower and upper corner of a view of ``points``, a tenth of their spread
-    around them (never a view of no width: points that all coincide get a small one)."""
-    low, high = points.min(0), points.max(0)
-    margin = np.maximum(0.1 * (high - low), 1e-3 * (1 + np.abs(points).max()))
-    return low - margin, high + margin
+    return DecisionRegions(grids, ends, scores, data.y_test.numpy(), k, seed)
 
 
 def fine_vs_coarse_numbers(

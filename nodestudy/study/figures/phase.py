@@ -18,6 +18,7 @@ from .style import (
     log2_steps_axis,
     mean_std_line,
 )
+from .views import shares_view, spread
 
 
 def plot_trajectories(
@@ -218,7 +219,7 @@ def plot_fine_vs_coarse(result) -> Figure:
 def plot_coarse_decision_regions(regions) -> Figure:
     """Figure 2: a :class:`DecisionRegions`, one panel per evaluation K (on shared
     axes unless their points spread too differently; the title then says so)."""
-    shared = regions.shared_view
+    shared = shares_view(regions.ends)
     fig, axes = plt.subplots(1, len(regions.ends), figsize=(10, 4.5), sharex=shared, sharey=shared)
     for ax, (k, ends) in zip(axes, regions.ends.items()):
         plot_decision_regions(
@@ -233,11 +234,11 @@ def plot_coarse_decision_regions(regions) -> Figure:
         f"{regions.seed}): ODE outputs over its decision regions"
     )
     if not shared:
-        spread = {k: np.ptp(ends, axis=0).max() for k, ends in regions.ends.items()}
-        wide, narrow = max(spread, key=spread.get), min(spread, key=spread.get)
+        spreads = {k: spread(ends) for k, ends in regions.ends.items()}
+        wide, narrow = max(spreads, key=spreads.get), min(spreads, key=spreads.get)
         compared = (
-            f"{spread[wide] / spread[narrow]:.0f} times as far as at h=1/{narrow}"
-            if spread[narrow] > 0
+            f"{spreads[wide] / spreads[narrow]:.0f} times as far as at h=1/{narrow}"
+            if spreads[narrow] > 0
             else f"while at h=1/{narrow} they coincide"
         )
         title += f"\neach panel on its own axes: at h=1/{wide} the outputs spread {compared}"

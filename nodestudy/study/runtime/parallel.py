@@ -21,6 +21,16 @@ from ...core.errors import NodestudyError
 Item = TypeVar("Item")
 
 
+def check_n_jobs(n_jobs: object) -> None:
+    """One line, before any work, unless ``n_jobs`` is a number of worker processes
+    (1: none, -1: one per core)."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise NodestudyError(
+            f"n_jobs={n_jobs!r}: give a whole number of worker processes (1: none, -1: one per "
+            "core)"
+        )
+
+
 def parallel_map(
     function: Callable[..., Any],
     items: Iterable[Item],
@@ -38,11 +48,7 @@ def parallel_map(
     ``reports``: ``function`` takes ``report=``, a callable it gives the share of its
     item done now and then, and the bar moves while long items run (with workers
     and a bar; else ``report`` is None)."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise NodestudyError(
-            f"n_jobs={n_jobs!r}: give a whole number of worker processes (1: none, -1: one per "
-            "core)"
-        )
+    check_n_jobs(n_jobs)
     items = list(items)
     weights = list(weights or [1.0] * len(items))
     serial = n_jobs == 1 or len(items) <= 1
