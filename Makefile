@@ -7,9 +7,12 @@
 #                the quick profile's figures go to figures/, the others' to figures/PROFILE/
 #   DEVICE       torch device the notebooks train on: cpu (default), cuda, cuda:1, ...
 #   JOBS         parallel training processes (default: number of cores)
-#   NUMERICS     reproducible (default: the same bits on every Intel x86 CPU from AVX2 up; on
-#                other vendors' CPUs MKL's compatible branch) | compatible | fast (torch's own
-#                code paths; see README "Reproducible bit for bit")
+#   NUMERICS     reproducible (default: the same bits on every x86 CPU from AVX2 up, Intel's
+#                and AMD's) | fast (torch's own code paths; see README "Reproducible bit for
+#                bit")
+#   RETRAIN      1: train every run afresh into an empty cache (.cache/retrain-PROFILE)
+#                instead of serving the repository's run store (runs/)
+#   SAMPLE       how many stored runs `make verify` retrains and compares (default 5)
 #   TORCH_SPEC   the torch requirement installed first (default: the CPU build torch==2.13.0)
 #   TORCH_INDEX  extra pip index for torch, e.g. a CUDA wheel index for GPU machines
 #   PYTHON       interpreter used to create .venv (default: python3)
@@ -35,13 +38,23 @@ ifneq ($(filter image_collapse,$(NOTEBOOKS)),)
 EXECUTED  += build/$(PROFILE)/image_collapse_mnist5k.ipynb
 endif
 TRAINED   := build/$(PROFILE)/.trained
+SAMPLE    ?= 5
 # The quick profile's figures are the ones the documents' tables are generated from.
 FIGURES   := $(if $(filter quick,$(PROFILE)),figures,figures/$(PROFILE))
+# The run store: every run a committed figure rests on, committed in runs/ and verified
+# file by file before it is served (README "The run store"). Smoke runs stay out of it;
+# RETRAIN=1 trains into an empty cache of its own.
+ifneq ($(RETRAIN),)
+export NODESTUDY_CACHE := $(CURDIR)/.cache/retrain-$(PROFILE)
+else ifeq ($(PROFILE),smoke)
 export NODESTUDY_CACHE ?= $(CURDIR)/.cache/runs
+else
+export NODESTUDY_CACHE ?= $(CURDIR)/runs
+endif
 # read by every process that imports nodestudy.study (the CLI, notebook kernels, workers)
 export NODESTUDY_NUMERICS := $(NUMERICS)
 
-.PHONY: all figures test test-base lint env clean clean-cache FORCE
+.PHONY: all figures test test-base lint env clean clean-cache verify FORCE
 all: figures
 
 env: $(STAMP)
@@ -73,7 +86,7 @@ figures: $(EXECUTED)
 # training pass (other runs come from the cache, keyed by mode) and the notebooks.
 build/$(PROFILE)/.numerics: FORCE
 	@mkdir -p $(@D)
-	@echo '$(NUMERICS)' | cmp -s - $@ || echo '$(NUMERICS)' > $@
+	@echo '$(NUMERICS) $(NODESTUDY_CACHE)' | cmp -s - $@ || echo '$(NUMERICS) $(NODESTUDY_CACHE)' > $@
 
 # The notebooks trained for are part of the stamp's meaning too: a pass for some notebooks
 # does not stand for one for all (the notebooks would train what they miss one by one).
@@ -83,23 +96,29 @@ build/$(PROFILE)/.notebooks: FORCE
 
 $(TRAINED): $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics build/$(PROFILE)/.notebooks
 	@mkdir -p $(@D)
+	$(if $(RETRAIN),rm -rf $(NODESTUDY_CACHE))
 	$(VPY) -m nodestudy train-study --profile $(PROFILE) --jobs $(JOBS) --device $(DEVICE) \
 	    --notebooks $(NOTEBOOKS)
 	@touch $@
 
 RUN_NOTEBOOK = $(VPY) -m nodestudy.study.cli.run_notebook --cwd notebooks -k python3 \
 	    -p profile $(PROFILE) -p device $(DEVICE) -p n_jobs $(JOBS) \
-	    -p figures_dir $(CURDIR)/$(FIGURES)
+	    -p figures_dir ../$(FIGURES)
+# Each executed notebook, with its outputs, figures inline, profile and wall time, is kept
+# beside the figures it made (FIGURES/notebooks/), where a reader finds it.
+KEEP_EXECUTED = mkdir -p $(FIGURES)/notebooks && cp $@ $(FIGURES)/notebooks/$(notdir $@)
 
 # One target per notebook; executed copies are build output. A notebook reruns when
 # it, the package or the profile changes; finished training runs come from the cache.
 build/$(PROFILE)/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics | $(TRAINED)
 	@mkdir -p $(@D) $(FIGURES)
 	$(RUN_NOTEBOOK) $< $@
+	@$(KEEP_EXECUTED)
 
 build/$(PROFILE)/image_collapse_mnist5k.ipynb: notebooks/image_collapse.ipynb $(SOURCES) $(STAMP) build/$(PROFILE)/.numerics | $(TRAINED)
 	@mkdir -p $(@D) $(FIGURES)
 	$(RUN_NOTEBOOK) -p dataset mnist5k $< $@
+	@$(KEEP_EXECUTED)
 
 # The test files spread over JOBS processes (pytest-xdist), each file whole on one of
 # them, so that a file's shared fixtures are built once.
@@ -117,6 +136,12 @@ test-base:
 	$(BASE_ENV)/bin/python -m pip install --quiet '$(TORCH_SPEC)' $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BASE_ENV)/bin/python -m pip install --quiet .
 	cd $(BASE_ENV) && bin/python $(CURDIR)/.ci/library_alone.py
+
+# Retrain a sample of the store's runs on this machine and compare them bit for bit with
+# the stored files; the result, with this CPU, is appended to figures/store_verifications.json.
+verify: $(STAMP)
+	$(VPY) -m nodestudy verify --store $(CURDIR)/runs --sample $(SAMPLE) \
+	    --record $(CURDIR)/figures/store_verifications.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)

@@ -3,6 +3,7 @@ data files and checkpoints, failing solvers. Each test injects one fault and che
 that nothing is lost, nothing wrong is served and no code runs."""
 
 import gzip
+import hashlib
 import json
 import os
 import pickle
@@ -49,8 +50,19 @@ def damage_weights(run):
     path.write_bytes(path.read_bytes()[:100])
 
 
+HISTORY = "history.csv.gz"
+
+
+def read_history(run) -> str:
+    return gzip.decompress((run.directory / HISTORY).read_bytes()).decode()
+
+
+def write_history(run, text: str) -> None:
+    (run.directory / HISTORY).write_bytes(gzip.compress(text.encode()))
+
+
 def drop_history(run):
-    (run.directory / "history.csv").unlink()
+    (run.directory / HISTORY).unlink()
 
 
 def break_metrics(run):
@@ -58,8 +70,8 @@ def break_metrics(run):
 
 
 def shorten_history(run):
-    lines = (run.directory / "history.csv").read_text().splitlines()
-    (run.directory / "history.csv").write_text("\n".join(lines[:3]) + "\n")
+    lines = read_history(run).splitlines()
+    write_history(run, "\n".join(lines[:3]) + "\n")
 
 
 def swap_config(run):
@@ -109,10 +121,46 @@ def write_file(name, text):
 
 
 def garbage_history(run):
-    rows = (run.directory / "history.csv").read_text().count("\n")
-    (run.directory / "history.csv").write_text(
-        "\n".join(["x;y", *["\x01,2,,"] * (rows - 1)]) + "\n"
-    )
+    rows = read_history(run).count("\n")
+    write_history(run, "\n".join(["x;y", *["\x01,2,,"] * (rows - 1)]) + "\n")
+
+
+# -- edits that leave every file well-formed: only the manifest's digests find them ------
+
+
+def edit_metrics(**changes):
+    def edit(run):
+        metrics = json.loads((run.directory / "metrics.json").read_text())
+        (run.directory / "metrics.json").write_text(json.dumps({**metrics, **changes}))
+
+    edit.__name__ = "edit_metrics_" + "_".join(changes)
+    return edit
+
+
+def tripled_weights(weights):
+    return {name: 3 * value for name, value in weights.items()}
+
+
+def rewrite_history(run):
+    lines = read_history(run).splitlines()
+    header, rows = lines[0], lines[1:]
+    loss = header.split(",").index("loss")
+    rewritten = [
+        ",".join("0.001" if i == loss else v for i, v in enumerate(r.split(","))) for r in rows
+    ]
+    write_history(run, "\n".join([header, *rewritten]) + "\n")
+
+
+def drop_manifest(run):
+    (run.directory / "manifest.json").unlink()
+
+
+def edit_manifest_digest(run):
+    """An edited file whose digest is edited to match: the manifest of another run's
+    key, or of these bytes, must still be the key's (a swapped manifest)."""
+    manifest = json.loads((run.directory / "manifest.json").read_text())
+    manifest["key"] = "0" * 64
+    (run.directory / "manifest.json").write_text(json.dumps(manifest))
 
 
 #: One line per kind of damage: a cache entry so damaged is never served.
@@ -132,6 +180,12 @@ DAMAGES = [
     write_file("metrics.json", ""),
     write_file("metrics.json", '{"train_accuracy": null, "test_accuracy": 0.5, "diverged": false}'),
     write_file("metrics.json", "[1, 2]"),
+    edit_metrics(test_accuracy=0.99),
+    edit_metrics(diverged=True),
+    edit_weights(tripled_weights),
+    rewrite_history,
+    drop_manifest,
+    edit_manifest_digest,
 ]
 
 
@@ -167,7 +221,7 @@ def test_evaluating_a_damaged_run_directly_says_so_in_one_line(cache_dir):
     damage_weights(run)
     result = run_cli("evaluate", str(run.directory))
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "unreadable" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "SHA-256 differs" in result.stderr
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda damage: damage.__name__)
@@ -181,14 +235,35 @@ def test_a_damaged_run_passed_by_hand_is_refused_not_scored(cache_dir, damage, c
     assert len(error.strip().splitlines()) == 1
 
 
-def test_a_corrupt_score_memo_is_recomputed_and_rewritten(cache_dir):
+def edit_score(run):
+    memo = json.loads((run.directory / "scores.json").read_text())
+    memo["scores"] = {key: 0.99 for key in memo["scores"]}
+    (run.directory / "scores.json").write_text(json.dumps(memo))
+
+
+def unparsable_scores(run):
+    (run.directory / "scores.json").write_text("{not json")
+
+
+def scores_of_other_weights(run):
+    memo = json.loads((run.directory / "scores.json").read_text())
+    body = {"weights_sha256": "0" * 64, "scores": memo["scores"]}
+    seal = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    (run.directory / "scores.json").write_text(json.dumps({**body, "sha256": seal}))
+
+
+@pytest.mark.parametrize("damage", [unparsable_scores, edit_score, scores_of_other_weights])
+def test_a_damaged_or_edited_score_memo_is_moved_aside_and_recomputed(cache_dir, damage):
     run = stored(cache_dir)
     first = accuracy_table([run], lambda c: [c.solver])
-    (run.directory / "scores.json").write_text("{not json")
-    assert run.scores() == {}
+    damage(run)
+    with pytest.warns(UserWarning, match="its scores are recomputed"):
+        assert run.scores() == {}
+    assert len(list(run.directory.glob(".corrupt-scores.json-*"))) == 1
     again = accuracy_table([run], lambda c: [c.solver])
     assert again.equals(first)
-    assert json.loads((run.directory / "scores.json").read_text())
+    assert 0.99 not in set(again.accuracy)
+    assert run.scores()  # rewritten whole
 
 
 def test_a_read_only_cache_can_still_be_scored(cache_dir, monkeypatch):

@@ -1,7 +1,7 @@
 """The numerical mode (``study/runtime/numerics.py``): in the reproducible mode a run is
-the same bits whatever Intel x86 CPU computes it (another vendor's takes the compatible
-mode, the same bits whatever instruction set it is capped to); runs record their mode,
-and the cache never serves one mode's run as the other's.
+the same bits whatever x86 CPU computes it, whatever its vendor and instruction set
+(MKL's compatible branch); runs record their mode, and the cache never serves one
+mode's run as the other's.
 
 Another CPU is emulated on this one by capping the instruction sets of MKL, oneDNN and
 ATen. Each configuration needs a fresh process: the settings only take before torch's
@@ -101,15 +101,17 @@ def test_members_trained_alone_are_the_same_bits_as_in_ensembles_of_any_width_an
 def test_a_run_records_the_mode_it_was_trained_in(cache_dir):
     (trained,) = train_runs([config(iterations=3)], progress=False)
     recorded = trained.metrics["numerics"]
-    intel = recorded["cpu_vendor"] in ("GenuineIntel", "")
-    # on another vendor's x86 CPU, MKL has no AVX2 branch: its compatible one is taken
-    assert recorded["mode"] == ("reproducible" if intel else "compatible")
+    # one mode whatever the vendor: MKL's compatible branch, on Intel's CPUs and AMD's
+    assert recorded["mode"] == "reproducible"
     assert recorded["threads"] == 1
     if recorded["mkl_cbwr"] is not None:  # x86 with MKL
-        assert recorded["mkl_cbwr"] == ("0x1000a" if intel else "0x10003")  # AVX2 | COMPATIBLE
+        assert recorded["mkl_cbwr"] == "0x10003"  # COMPATIBLE | STRICT
         assert recorded["aten_capability"] == "AVX2"
     stored = json.loads((trained.directory / "metrics.json").read_text())
     assert stored["numerics"] == recorded
+    manifest = json.loads((trained.directory / "manifest.json").read_text())
+    assert manifest["trained_on"]["numerics"] == recorded
+    assert manifest["trained_on"]["cpu"]["vendor"] == numerics.cpu_vendor()
 
 
 def test_a_run_of_the_other_mode_is_not_served_from_the_cache(tmp_path):
@@ -129,27 +131,17 @@ def test_a_run_of_the_other_mode_is_not_served_from_the_cache(tmp_path):
     shutil.copytree(fast, reproducible)
     here = RunCache(tmp_path)  # this process computes in the reproducible mode
     assert here.runs() == []
-    with pytest.warns(UserWarning, match="another config"):
+    with pytest.warns(UserWarning, match="another run"):  # the manifest names its key
         assert here.get(open_run(fast).config) is None
 
 
-def test_the_reproducible_mode_takes_mkl_s_compatible_branch_on_a_cpu_not_intel_s(monkeypatch):
-    monkeypatch.setenv(numerics.VARIABLE, "reproducible")
-    assert numerics.selected(vendor="GenuineIntel") is numerics.REPRODUCIBLE
-    assert numerics.selected(vendor="AuthenticAMD") is numerics.COMPATIBLE
-    assert numerics.selected(vendor="") is numerics.REPRODUCIBLE  # ARM: nothing to choose
-    monkeypatch.setenv(numerics.VARIABLE, "compatible")
-    assert numerics.selected(vendor="GenuineIntel") is numerics.COMPATIBLE  # by name, anywhere
-    assert dict(numerics.COMPATIBLE.environment)["MKL_CBWR"] == "COMPATIBLE,STRICT"
-
-
-def test_the_compatible_mode_is_the_same_bits_on_an_avx2_cpu_and_this_one():
-    native = digests("compatible", "native")
-    assert native["numerics"]["mode"] == "compatible"
-    if native["numerics"]["mkl_cbwr"] is not None:
-        assert native["numerics"]["mkl_cbwr"] == "0x10003"
-    assert digests("compatible", "avx2") == native
-    assert digests("compatible", "avx512") == native
+def test_one_mode_whatever_the_vendor(monkeypatch):
+    monkeypatch.delenv(numerics.VARIABLE, raising=False)
+    assert numerics.selected() is numerics.REPRODUCIBLE
+    assert dict(numerics.REPRODUCIBLE.environment)["MKL_CBWR"] == "COMPATIBLE,STRICT"
+    monkeypatch.setenv(numerics.VARIABLE, "compatible")  # the old per-vendor name is gone
+    with pytest.raises(NodestudyError, match="choose reproducible"):
+        numerics.selected()
 
 
 def test_torch_computing_before_the_study_is_imported_is_refused_in_one_line(tmp_path):

@@ -46,9 +46,9 @@ def test_the_cache_key_of_a_known_config_is_pinned():
     study_run = TrainConfig(
         DataConfig.from_name("sphere2"), SolverSpec("euler", 2), iterations=3000, seed=0
     )
-    assert study_run.key()[:24] == "b589846d54c54a38cc409d4c"
-    assert study_run.replace(adaptation=StepAdaptation()).key()[:24] == "b6fa91d68b1721326b551f5f"
-    assert study_run.key("fast")[:24] == "ea858688b66236648fe7fc10"
+    assert study_run.key()[:24] == "209512af2074022c679c459d"
+    assert study_run.replace(adaptation=StepAdaptation()).key()[:24] == "29b36dc7e857809aa4477f15"
+    assert study_run.key("fast")[:24] == "ca5f621c3c62019e4647a55f"
 
 
 def test_a_step_adapted_run_s_key_names_how_the_rule_was_applied_and_old_runs_are_refused():
@@ -184,8 +184,11 @@ def test_scores_are_memoised_in_the_run_and_only_new_solvers_are_computed(tmp_pa
 def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
     import nodestudy.study.analysis.evaluate
     from nodestudy.study.analysis.evaluate import snapshot_accuracy_table
+    from nodestudy.study.config import StepAdaptation
 
-    (run,) = train_runs([config(iterations=10)], Session(cache=tmp_path), progress=False)
+    adapted = config(iterations=10, adaptation=StepAdaptation(check_every=5))
+    (run,) = train_runs([adapted], Session(cache=tmp_path), progress=False)
+    assert len(run.snapshots()) == 10  # an adapted run keeps its weights during training
 
     def solvers(run, iteration):
         return [SolverSpec("euler", 2), SolverSpec("rk4", 4)]
@@ -198,6 +201,20 @@ def test_memoised_snapshot_scores_equal_computed_ones(tmp_path, monkeypatch):
 
     monkeypatch.setattr(nodestudy.study.analysis.evaluate, "accuracy", no_evaluation)
     assert snapshot_accuracy_table([run], solvers).equals(first)
+
+
+def test_only_an_adapted_run_keeps_weights_during_training(tmp_path):
+    """Snapshots are stored where a figure reads them (Figure 5), so that the store
+    stays small: a fixed-step run has none, and its manifest lists none."""
+    (run,) = train_runs([config(iterations=10)], Session(cache=tmp_path), progress=False)
+    assert run.snapshots() == {}
+    manifest = json.loads((run.directory / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == [
+        "config.json",
+        "history.csv.gz",
+        "metrics.json",
+        "weights.pt",
+    ]
 
 
 def _square(x: int) -> int:

@@ -41,8 +41,9 @@ __all__ = [
 ]
 
 #: Bump when a code change alters what a config trains to; old cache entries then miss.
-#: 2: runs are keyed by their numerical mode (``runtime/numerics.py``).
-RESULTS_VERSION = 2
+#: 2: runs are keyed by their numerical mode (``runtime/numerics.py``). 3: one
+#: reproducible mode on every x86 CPU (MKL's compatible branch, whatever the vendor).
+RESULTS_VERSION = 3
 #: How a step adaptation is applied, in its runs' keys. 2: the library's adapter, with
 #: step counts that are exact torchdiffeq grids (``grid_steps``); runs stored by
 #: version 1 (K = ceil(1/h)) have other keys, so they are retrained, not served.

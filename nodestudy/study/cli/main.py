@@ -32,9 +32,10 @@ from ..experiments.plan import study_configs
 from ..experiments.textbook import load_user_model
 from ..runtime.devices import available_device
 from ..session import Session
-from ..store.cache import open_verified
+from ..store.cache import default_cache_root, open_verified
 from ..training.run_adapter import start_from_heuristic
-from ..training.sweep import train_runs
+from ..training.sweep import train_runs, train_within
+from ..training.verify import append_record, verify_store
 from .parser import build_parser
 
 
@@ -49,23 +50,64 @@ def _solver_spec(method: str, steps: int | None, tol: float | None) -> SolverSpe
 def _train_study(args: argparse.Namespace) -> dict:
     if args.jobs == 0 or args.jobs < -1:
         raise NodestudyError(f"--jobs must be at least 1, or -1 for one per core (got {args.jobs})")
+    if args.budget is not None and not args.budget > 0:
+        raise NodestudyError(f"--budget must be a number of seconds above 0 (got {args.budget})")
     configs = study_configs(args.profile, args.notebooks)
     session = Session(device=args.device, n_jobs=args.jobs)
     missing = [config for config in configs if session.cache.get(config) is None]
+    budget = "" if args.budget is None else f", within {args.budget:g} s"
     print(
         f"train-study ({args.profile}): {len(configs)} runs, {len(configs) - len(missing)} "
-        f"cached, {len(missing)} to train with {args.jobs} process(es)",
+        f"stored in {session.cache.root}, {len(missing)} to train with {args.jobs} "
+        f"process(es){budget}",
         file=sys.stderr,
         flush=True,
     )
     started = time.perf_counter()
-    train_runs(missing, session)
+    trained = train_within(missing, session, args.budget)
+    left = len(missing) - trained
+    if left:
+        print(
+            f"train-study: the budget is spent; {trained} runs trained and stored, {left} left "
+            "(run it again to go on)",
+            file=sys.stderr,
+            flush=True,
+        )
     return {
         "profile": args.profile,
         "runs": len(configs),
-        "trained": len(missing),
+        "trained": trained,
+        "left": left,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _verify(args: argparse.Namespace) -> dict:
+    entry = verify_store(
+        args.store or default_cache_root(),
+        args.sample,
+        seed=args.seed,
+        max_train_seconds=args.max_train_seconds,
+        progress=not args.json,
+    )
+    if args.record:
+        append_record(args.record, entry)
+    differing = [s["run"] for s in entry["sampled"] if not s["identical"]]
+    if differing:
+        print(
+            f"nodestudy: {len(differing)} of {entry['runs']} runs are not the stored bits on "
+            f"this CPU: {', '.join(differing)}",
+            file=sys.stderr,
+        )
+    elif not args.json:
+        print(
+            f"{entry['identical']} of {entry['runs']} sampled runs identical to the stored bits "
+            f"on {entry['cpu']['model']} ({entry['cpu']['vendor']}, "
+            f"{entry['cpu']['instruction_set']})"
+            + (f"; recorded in {args.record}" if args.record else ""),
+            file=sys.stderr,
+        )
+    return {**entry, "exit_status": 1 if differing else 0}
 
 
 def _check(args: argparse.Namespace) -> dict:
@@ -227,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "check": _check,
         "train-study": _train_study,
+        "verify": _verify,
     }
     try:
         result = commands[args.command](args)
@@ -236,8 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nodestudy: interrupted; finished runs are kept in the cache", file=sys.stderr)
         return 130
+    status = result.pop("exit_status", 0)
     if args.json:
         print(json.dumps(result, allow_nan=False))
+    elif args.command == "verify":
+        pass  # its one line is printed
     elif args.command == "check":
         print(f"{result['run']}: {result['verdict']}")
         for reason in result["reasons"]:
@@ -245,4 +291,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         for key, value in result.items():
             print(f"{key:>16}: {value}")
-    return 0
+    return status

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_check(commands)
     _add_train_study(commands)
+    _add_verify(commands)
     return parser
 
 
@@ -153,5 +154,31 @@ def _add_train_study(commands) -> None:
         "--notebooks", nargs="*", help="only the runs of these notebooks (default: all)"
     )
     plan.add_argument("--jobs", type=int, default=1, help="parallel training processes")
+    plan.add_argument(
+        "--budget",
+        type=float,
+        help="seconds: start no training group after this long, so that the stored runs "
+        "can be committed; a later call goes on where this one stopped (default: no limit)",
+    )
     plan.add_argument("--device", default="cpu")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_verify(commands) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="train a sample of the run store's runs again here and compare them bit for bit",
+    )
+    verify.add_argument(
+        "--store", type=_directory, help="the run store (default: $NODESTUDY_CACHE)"
+    )
+    verify.add_argument("--sample", type=int, default=5, help="how many runs (default 5)")
+    verify.add_argument("--seed", type=int, help="draws the sample (default: a random one)")
+    verify.add_argument(
+        "--max-train-seconds",
+        type=float,
+        default=600.0,
+        help="draw only runs whose training took at most this long (default 600)",
+    )
+    verify.add_argument("--record", help="append the result, with this CPU, to this JSON record")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")

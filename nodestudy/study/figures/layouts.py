@@ -28,7 +28,7 @@ class Layout:
 
     def problems(self, numbers: Mapping) -> list[str]:
         missing = [key for key in self.required if key not in numbers]
-        allowed = {**self.required, **self.optional, "numerics": str}
+        allowed = {**self.required, **self.optional, "numerics": str, "store": dict}
         unknown = [key for key in numbers if key not in allowed]
         mistyped = [
             f"{key} is {type(value).__name__}"
@@ -132,6 +132,7 @@ LAYOUTS: dict[str, Layout] = {
     ),
     "numerics_cost": Layout({"by_cpu_vendor": dict}),
     "numerics_machines": Layout({"comparisons": dict}),
+    "store_verifications": Layout({"verifications": list}),
 }
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 from ...core.errors import NodestudyError
 from ...core.jsonsafe import json_safe
 from ..runtime import numerics
+from ..session import Session
 from .layouts import check_layout
 
 
@@ -31,10 +32,16 @@ def output_directory(directory: str | Path) -> Path:
     return path
 
 
-def write_numbers(numbers: dict[str, Any], directory: str | Path, name: str) -> Path:
+def write_numbers(
+    numbers: dict[str, Any], directory: str | Path, name: str, session: Session | None = None
+) -> Path:
     """The figure's numbers as JSON, with the numerical mode they were computed in (the
-    cache serves a process only runs of its own mode)."""
-    numbers = json_safe({**numbers, "numerics": numerics.in_effect().name})
+    cache serves a process only runs of its own mode) and, given the ``session`` that
+    computed them, the stored runs they rest on (``RunCache.served_digest``)."""
+    extra: dict[str, Any] = {"numerics": numerics.in_effect().name}
+    if session is not None:
+        extra["store"] = session.cache.served_digest()
+    numbers = json_safe({**numbers, **extra})
     check_layout(numbers, name)  # as written: NaN and inf are null by now
     path = output_directory(directory) / f"{name}.json"
     path.write_text(json.dumps(numbers, indent=2, allow_nan=False) + "\n")

@@ -1,19 +1,17 @@
 """The numerical mode: which code paths torch's CPU kernels take, so that a run's
-weights, history and scores are the same bits on every Intel x86 CPU from AVX2 up (and
-on MKL's branch for every x86 CPU, the compatible mode, elsewhere).
+weights, history and scores are the same bits on every x86 CPU from AVX2 up, Intel's
+and AMD's alike.
 
 On a CPU, a product, a convolution or a softmax is computed by code chosen for the
-processor's instruction set (MKL's sgemm, oneDNN's convolutions, ATen's vectorised
-kernels), and the paths round differently; training turns last-bit differences into
-different models. The ``reproducible`` mode (the study's default) pins every path to
-AVX2 before torch first computes, and fixes the thread count; ``fast`` leaves torch's
-defaults. ``NODESTUDY_NUMERICS`` chooses (``make figures NUMERICS=fast``).
-
-MKL offers its AVX2 branch on Intel CPUs only: asked for it on another vendor's (AMD's),
-it takes its automatic branch, which is chosen per processor. There the reproducible
-mode takes MKL's ``compatible`` branch instead, the one branch MKL offers on every x86
-CPU; it is a mode of its own (other bits than Intel's AVX2 branch, its own cache keys),
-and can be asked for by name on any x86 CPU.
+processor (MKL's sgemm, oneDNN's convolutions, ATen's vectorised kernels), and the
+paths round differently; training turns last-bit differences into different models.
+The ``reproducible`` mode (the study's default, and its only mode for results) pins
+every path before torch first computes: MKL to its compatible branch, the one branch
+MKL offers with the same bits on every vendor's CPU (its AVX2 branch exists on Intel's
+only, and the vendor must not decide a run's bits); oneDNN and ATen to AVX2; one
+thread. ``fast`` leaves torch's defaults. ``NODESTUDY_NUMERICS`` chooses
+(``make figures NUMERICS=fast``). What the pinning costs, per data set, is measured by
+``benchmarks/numerics_cost.py``; which CPUs gave the same bits, by ``nodestudy verify``.
 
 :func:`apply` runs when :mod:`nodestudy.study` is imported, in every process that
 trains or scores (the CLI, notebook kernels, worker processes, which inherit the
@@ -61,25 +59,13 @@ class NumericalMode:
 REPRODUCIBLE = NumericalMode(
     "reproducible",
     environment=(
-        # MKL's AVX2 code path, strictly (also for the sizes MKL would otherwise vary)
-        ("MKL_CBWR", "AVX2,STRICT"),
-        # also needed: MKL_ENABLE_INSTRUCTIONS=AVX512 (a user's) overrides MKL_CBWR
-        ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
-        ("ONEDNN_MAX_CPU_ISA", "AVX2"),
-        # ATen's kernels: log_softmax over 10 classes differs between AVX2 and AVX-512
-        ("ATEN_CPU_CAPABILITY", "avx2"),
-    ),
-    threads=1,
-    mkl_cbwr=0x1000A,  # MKL_CBWR_AVX2 | MKL_CBWR_STRICT
-    aten_capability="AVX2",
-)
-COMPATIBLE = NumericalMode(
-    "compatible",
-    environment=(
-        # MKL's compatible branch, strictly: the one it offers on every vendor's x86 CPU
+        # MKL's compatible branch, strictly: the one branch MKL offers, with the same
+        # bits, on every vendor's x86 CPU (its AVX2 branch is Intel's only)
         ("MKL_CBWR", "COMPATIBLE,STRICT"),
-        # a user's MKL_ENABLE_INSTRUCTIONS=AVX512 is capped too (the same bits: tested)
+        # a user's MKL_ENABLE_INSTRUCTIONS=AVX512 would override MKL_CBWR: capped too
         ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
+        # oneDNN's convolutions (the image models) and ATen's own vector kernels
+        # (log_softmax over 10 classes differs between AVX2 and AVX-512) at AVX2
         ("ONEDNN_MAX_CPU_ISA", "AVX2"),
         ("ATEN_CPU_CAPABILITY", "avx2"),
     ),
@@ -88,30 +74,26 @@ COMPATIBLE = NumericalMode(
     aten_capability="AVX2",
 )
 FAST = NumericalMode("fast")
-MODES = {mode.name: mode for mode in (REPRODUCIBLE, COMPATIBLE, FAST)}
+MODES = {mode.name: mode for mode in (REPRODUCIBLE, FAST)}
 DEFAULT = REPRODUCIBLE.name
 
 
-def selected(vendor: str | None = None) -> NumericalMode:
-    """The mode ``NODESTUDY_NUMERICS`` names (unset: reproducible); reproducible on an
-    x86 CPU that is not Intel's (``vendor``: None reads this one's) is the compatible
-    mode, MKL's AVX2 branch being Intel's only."""
+def selected() -> NumericalMode:
+    """The mode ``NODESTUDY_NUMERICS`` names (unset: reproducible), whatever the CPU's
+    vendor: one mode, one cache key, the same bits on Intel's and AMD's CPUs."""
     name = os.environ.get(VARIABLE, "").strip().lower() or DEFAULT
     if name not in MODES:
         raise NodestudyError(
             f"{VARIABLE}={os.environ[VARIABLE]!r}: choose reproducible (the default: the same "
-            "bits on every Intel x86 CPU from AVX2 up), compatible (MKL's branch for every "
-            "x86 CPU, the default on AMD's) or fast (torch's own code paths, faster)"
+            "bits on every x86 CPU from AVX2 up, Intel's and AMD's) or fast (torch's own "
+            "code paths, faster, other bits on another CPU)"
         )
-    vendor = cpu_vendor() if vendor is None else vendor
-    if name == REPRODUCIBLE.name and vendor not in ("GenuineIntel", ""):
-        return COMPATIBLE
     return MODES[name]
 
 
 def cpu_vendor() -> str:
     """The x86 CPU's vendor string (GenuineIntel, AuthenticAMD, ...); "" when this is not
-    an x86 CPU or it cannot be read (then no vendor-specific choice is made)."""
+    an x86 CPU or it cannot be read. Recorded with every run; it chooses nothing."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return ""
     try:
@@ -122,6 +104,31 @@ def cpu_vendor() -> str:
     except OSError:
         pass
     return ""
+
+
+def cpu_description() -> dict[str, Any]:
+    """The CPU a run was trained or verified on, as a store's manifest records it: its
+    model name, vendor, widest vector instruction set and core count."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    widest = next(
+        (isa for isa, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2")) if flag in flags),
+        "below AVX2" if flags else "unknown",
+    )
+    return {
+        "model": model,
+        "vendor": cpu_vendor(),
+        "instruction_set": widest,
+        "cores": os.cpu_count(),
+    }
 
 
 def apply() -> None:
@@ -182,13 +189,6 @@ def _problem(mode: NumericalMode) -> str | None:
         and capability == mode.aten_capability
         and mkl != mode.mkl_cbwr
     )
-    if mode is REPRODUCIBLE and unpinned_mkl and not above and mkl & _MKL_CBWR_STRICT:
-        # MKL read the mode's setting and took another branch: it offers none such here
-        return (
-            f"MKL does not take the {mode.name} numerical mode's branch on this CPU (it "
-            f"reports {hex(mkl)}, not {hex(mode.mkl_cbwr)}): set {VARIABLE}=compatible "
-            "(MKL's branch for every x86 CPU) or fast"
-        )
     if above or unpinned_mkl:
         return (
             f"torch computed before nodestudy.study was imported, so the {mode.name} "
@@ -198,8 +198,6 @@ def _problem(mode: NumericalMode) -> str | None:
         )
     return None
 
-
-_MKL_CBWR_STRICT = 0x10000
 
 
 def _mkl_cbwr() -> int | None:

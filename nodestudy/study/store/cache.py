@@ -21,6 +21,7 @@ The cache root is ``$NODESTUDY_CACHE``, else ``$XDG_CACHE_HOME/nodestudy/runs``
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -38,6 +39,7 @@ from ...core.jsonsafe import json_safe
 from ..config import TrainConfig
 from ..runtime import numerics
 from .integrity import check_contents
+from .manifest import MANIFEST_FILE, check_files, manifest, sha256
 from .runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -67,21 +69,29 @@ def default_cache_root() -> Path:
 
 
 def verify_run(path: Path, expected: TrainConfig | None = None, mode: str | None = None) -> Run:
-    """Open a run directory and check it can be served: every file present and
-    readable, the config and numerical mode the key names (and ``expected`` and
-    ``mode``, if given), the weights loadable and the history one row per iteration.
-    Raises :class:`CorruptRun`."""
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    """Open a run directory and check it can be served: every file present and the
+    bytes its manifest's SHA-256 names, the config and numerical mode the key names
+    (and ``expected`` and ``mode``, if given), the weights loadable and the history one
+    row per iteration. Raises :class:`CorruptRun`."""
+    missing = [name for name in (*REQUIRED_FILES, MANIFEST_FILE) if not (path / name).is_file()]
     if missing:
         raise CorruptRun(f"{path} is incomplete (missing {', '.join(missing)})")
     try:
         run = open_run(path)
     except NodestudyError as error:
         raise CorruptRun(str(error)) from None
+    try:
+        stored_key = json.loads((path / MANIFEST_FILE).read_text()).get("key", "")
+    except (OSError, ValueError, AttributeError):
+        stored_key = ""
+    try:
+        check_files(path, REQUIRED_FILES, stored_key if stored_key[:24] == path.name else "-")
+    except NodestudyError as error:
+        raise CorruptRun(str(error)) from None
     recorded = run.metrics.get("numerics")
     if not isinstance(recorded, dict) or recorded.get("mode") not in numerics.MODES:
         raise CorruptRun(f"{path}: metrics.json records no numerical mode")
-    if run.config.key(recorded["mode"])[:24] != path.name or (
+    if run.config.key(recorded["mode"]) != stored_key or (
         expected is not None and run.config != expected
     ):
         raise CorruptRun(
@@ -98,10 +108,13 @@ def verify_run(path: Path, expected: TrainConfig | None = None, mode: str | None
         check_contents(path, run.config, run.metrics, weights)
     except NodestudyError as error:
         raise CorruptRun(str(error)) from None
-    rows = (path / HISTORY_FILE).read_bytes().count(b"\n") - 1
+    try:
+        rows = gzip.decompress((path / HISTORY_FILE).read_bytes()).count(b"\n") - 1
+    except (OSError, EOFError, gzip.BadGzipFile):
+        raise CorruptRun(f"{path}: {HISTORY_FILE} is not a whole gzip file") from None
     if rows != run.config.iterations:
         raise CorruptRun(
-            f"{path}: history.csv has {rows} rows for {run.config.iterations} iterations"
+            f"{path}: {HISTORY_FILE} has {rows} rows for {run.config.iterations} iterations"
         )
     return run
 
@@ -128,6 +141,9 @@ class RunCache:
         self.root = Path(root) if root is not None else default_cache_root()
         self.numerics = numerics.in_effect().name
         self._verified: dict[Path, float] = {}
+        #: key -> manifest digest of every run this cache has served: what the numbers
+        #: computed since rest on (``served_digest``)
+        self._served: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<RunCache {self.root} ({self.numerics} mode)>"
@@ -158,7 +174,15 @@ class RunCache:
             self._quarantine(path, str(error))
             return None
         self._verified[path] = stamp
+        self._served[config.key(self.numerics)] = sha256((path / MANIFEST_FILE).read_bytes())
         return run
+
+    def served_digest(self) -> dict[str, object]:
+        """How many runs this cache has served and one SHA-256 over their keys and
+        manifests: a figure's numbers record it, naming exactly the stored runs they
+        were computed from (the same runs give the same digest, on any machine)."""
+        lines = "".join(f"{key} {digest}\n" for key, digest in sorted(self._served.items()))
+        return {"runs": len(self._served), "sha256": sha256(lines.encode())}
 
     def _quarantine(self, path: Path, reason: str) -> None:
         aside = path.with_name(f"{CORRUPT_PREFIX}{path.name}-{int(time.time())}")
@@ -201,7 +225,7 @@ class RunCache:
             )
         if (existing := self.get(member.config)) is not None:
             return existing
-        files = _serialised(member)
+        files = _serialised(member, self.numerics)
         need = sum(len(content) for content in files.values())
         self.root.mkdir(parents=True, exist_ok=True)
         prefix = f"{PARTIAL_PREFIX}{final.name}-{socket.gethostname()}-{os.getpid()}-"
@@ -255,20 +279,25 @@ class RunCache:
         return removed
 
 
-def _serialised(member: TrainedMember) -> dict[str, bytes]:
+def _serialised(member: TrainedMember, mode: str) -> dict[str, bytes]:
     """A run's files as bytes, made before anything is written: a full disk then
     shows as the OSError of a plain write, not as a torch serialiser's own error."""
     weights, snapshots = io.BytesIO(), io.BytesIO()
     torch.save(member.weights, weights)
     torch.save(member.snapshots, snapshots)
     metrics = json.dumps(json_safe(member.metrics), indent=2, allow_nan=False)
-    return {
+    history = member.history.to_csv(index=False).encode()
+    files = {
         CONFIG_FILE: json.dumps(member.config.to_dict(), indent=2).encode(),
         WEIGHTS_FILE: weights.getvalue(),
-        SNAPSHOTS_FILE: snapshots.getvalue(),
-        HISTORY_FILE: member.history.to_csv(index=False).encode(),
+        # mtime 0: the same history gives the same bytes
+        HISTORY_FILE: gzip.compress(history, compresslevel=9, mtime=0),
         METRICS_FILE: metrics.encode(),
     }
+    if member.snapshots:  # an adapted run's (``train.py``)
+        files[SNAPSHOTS_FILE] = snapshots.getvalue()
+    listed = manifest(member.config.key(mode), files, member.metrics)
+    return {**files, MANIFEST_FILE: json.dumps(listed, indent=1).encode()}
 
 
 def _alive(pid: int) -> bool:

@@ -6,7 +6,7 @@
   here, not in the model), finite unless the run is stored as diverged;
 * ``metrics.json``: an object with the accuracies and the divergence flag, the
   accuracies numbers in [0, 1] unless the run diverged;
-* ``history.csv``: a table with the columns every history has, numbers in them.
+* ``history.csv.gz``: a table with the columns every history has, numbers in them.
 
 Each failure is one line naming the file; the caller decides whether that means
 "quarantine and train again" (a cache entry) or "refuse" (a directory passed in).
@@ -23,6 +23,7 @@ from ...core.errors import NodestudyError
 from ..budget import IMAGE_SHAPES
 from ..config import IMAGE_SIZES, TrainConfig
 from ..models import PARAMETER_NAMES, ODEClassifier
+from .runs import HISTORY_FILE
 
 #: Columns every run's history has (adapted runs have more).
 HISTORY_COLUMNS = ("iteration", "loss", "batch_accuracy", "steps")
@@ -95,16 +96,16 @@ def check_weights(path: Path, config: TrainConfig, weights: object, diverged: bo
 
 
 def check_history(path: Path) -> None:
-    """history.csv parses as a table of numbers with the usual columns."""
+    """The history parses as a table of numbers with the usual columns."""
     try:
-        history = pd.read_csv(path / "history.csv")
-    except (ValueError, OSError, UnicodeDecodeError) as error:
+        history = pd.read_csv(path / HISTORY_FILE)
+    except (ValueError, OSError, UnicodeDecodeError, EOFError) as error:
         raise NodestudyError(
-            f"{path}: history.csv does not parse ({type(error).__name__})"
+            f"{path}: history.csv.gz does not parse ({type(error).__name__})"
         ) from None
     missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
     if missing:
-        raise NodestudyError(f"{path}: history.csv lacks the columns {', '.join(missing)}")
+        raise NodestudyError(f"{path}: history.csv.gz lacks the columns {', '.join(missing)}")
     iteration = pd.to_numeric(history["iteration"], errors="coerce")
     if not iteration.equals(pd.Series(range(1, len(history) + 1), dtype=iteration.dtype)):
-        raise NodestudyError(f"{path}: history.csv's iterations are not 1, 2, 3, ...")
+        raise NodestudyError(f"{path}: history.csv.gz's iterations are not 1, 2, 3, ...")

@@ -1,14 +1,17 @@
 """A finished run as stored on disk (``cache.py`` decides which directories are served).
 
 A run directory holds ``config.json`` (the whole description), ``weights.pt`` (one
-model's weights), ``history.csv`` (one row per iteration) and ``metrics.json``. It is
-written into a temporary directory and renamed into place, so an interrupted run
-leaves nothing half-written and a finished run is never overwritten.
+model's weights), ``snapshots.pt`` (weights during training), ``history.csv.gz`` (one
+row per iteration, compressed) and ``metrics.json``, and ``manifest.json`` with each
+file's SHA-256 and the machine that trained it (``manifest.py``). It is written into a
+temporary directory and renamed into place, so an interrupted run leaves nothing
+half-written, and a finished run is never overwritten.
 
 Beside them, ``scores.json`` memoises the run's accuracy under each test solver it
 has been scored with. Scoring a model under a solver is a pure function of the run,
 so the figures of several notebooks share one evaluation, and a rerun evaluates only
-what is new. It is derived data: deleting it loses nothing but time.
+what is new. It is derived data, sealed with the weights' digest and its own: an
+edited memo is moved aside and recomputed, never served.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,14 +35,14 @@ from ...core.solvers import SolverSpec
 from ..config import TrainConfig
 from ..data.datasets import load_dataset
 from ..models import ODEClassifier
+from .manifest import SCORES_FILE, read_manifest, sealed_scores, unsealed_scores
 from .space import NO_ROOM, reported_full_disk
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
-HISTORY_FILE = "history.csv"
+HISTORY_FILE = "history.csv.gz"
 METRICS_FILE = "metrics.json"
 SNAPSHOTS_FILE = "snapshots.pt"
-SCORES_FILE = "scores.json"
 
 
 @dataclass(frozen=True)
@@ -90,16 +94,27 @@ class Run:
         return _load_tensors(path)
 
     def scores(self) -> dict[str, float]:
-        """Accuracies stored by :meth:`add_scores`, by :func:`score_key`. The memo is
-        derived data: an unreadable one counts as empty (its scores are recomputed)."""
+        """Accuracies stored by :meth:`add_scores`, by :func:`score_key`. A memo that
+        is not a whole, unedited memo of these weights is moved aside with a one-line
+        warning and counts as empty: its scores are recomputed, never served."""
         path = self.directory / SCORES_FILE
+        if not path.is_file():
+            return {}
         try:
-            scores = json.loads(path.read_text()) if path.is_file() else {}
-        except (OSError, ValueError):
+            weights = read_manifest(self.directory)["files"][WEIGHTS_FILE]
+            return unsealed_scores(path.read_bytes(), weights)
+        except (NodestudyError, OSError, KeyError) as error:
+            aside = path.with_name(f".corrupt-{SCORES_FILE}-{time.time_ns()}")
+            try:
+                path.rename(aside)
+                where = f"moved to {aside.name}"
+            except OSError:
+                where = "left in place (the directory cannot be changed)"
+            warnings.warn(
+                f"nodestudy: {path}: {error}; {where}, its scores are recomputed",
+                stacklevel=2,
+            )
             return {}
-        if not isinstance(scores, dict):
-            return {}
-        return {k: v for k, v in scores.items() if isinstance(v, int | float)}
 
     def add_scores(self, scores: dict[str, float]) -> None:
         """Merge accuracies into the run's memo, replacing the file atomically: a
@@ -118,7 +133,8 @@ class Run:
                 stacklevel=2,
             )
             return
-        content = json.dumps(merged, indent=0, sort_keys=True).encode()
+        weights = read_manifest(self.directory)["files"][WEIGHTS_FILE]
+        content = sealed_scores(merged, weights)
         try:
             with (
                 reported_full_disk(self.directory, len(content), "the score memo"),

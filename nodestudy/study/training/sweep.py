@@ -4,6 +4,8 @@ independent groups spread over worker processes (``parallel.py``)."""
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from pathlib import Path
@@ -48,9 +50,11 @@ def estimated_cost(group: Sequence[TrainConfig]) -> float:
 
 
 def stored_bytes(config: TrainConfig) -> int:
-    """About what a finished run takes on disk: its weights and snapshots, its history."""
+    """About what a finished run takes on disk: its weights (and an adapted run's
+    snapshots), its history."""
     weights = FLOAT * sum(math.prod(shape) for shape in expected_shapes(config).values())
-    return weights * (1 + SNAPSHOTS) + 200 * config.iterations + 2**16
+    snapshots = SNAPSHOTS if config.adaptation is not None else 0
+    return weights * (1 + snapshots) + 200 * config.iterations + 2**16
 
 
 def train_runs(
@@ -117,6 +121,30 @@ def train_runs(
             f"stored, rerun to train only what is missing. First: {failures[0]}"
         )
     return [cache.get(config) for config in configs]
+
+
+def train_within(
+    configs: Sequence[TrainConfig], session: Session, budget: float | None = None
+) -> int:
+    """Train the configs missing from the session's cache, the costliest groups first,
+    ``session.n_jobs`` groups at a time, starting no group once ``budget`` seconds have
+    passed (None: no limit) but the first, so that every call makes progress; every
+    finished run is stored as it finishes. Returns how many runs were trained: a later
+    call trains the rest."""
+    if budget is None:
+        train_runs(configs, session)
+        return len(configs)
+    missing = [config for config in configs if session.cache.get(config) is None]
+    groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
+    width = max(1, session.n_jobs if session.n_jobs > 0 else os.cpu_count() or 1)
+    started, trained = time.perf_counter(), 0
+    for start in range(0, len(groups), width):
+        if start and time.perf_counter() - started >= budget:
+            break  # the first chunk always trains: every call makes progress
+        chunk = [config for group in groups[start : start + width] for config in group]
+        train_runs(chunk, session)
+        trained += len(chunk)
+    return trained
 
 
 def _train_group(

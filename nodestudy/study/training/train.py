@@ -32,7 +32,8 @@ from .train_log import IterationLog as _IterationLog
 #: How often (in iterations) the loss is checked for NaN; checking every iteration
 #: would force a host sync on accelerators.
 DIVERGENCE_CHECK_EVERY = 50
-#: Weights are kept at this many evenly spaced iterations (for plots over training).
+#: An adapted run's weights are kept at this many evenly spaced iterations (Figure 5
+#: scores them over training).
 SNAPSHOTS = 20
 
 
@@ -122,7 +123,9 @@ class _EnsembleTraining:
     def run(self, progress: bool, report: Callable[[float], None] | None = None) -> None:
         iterations = self.config.iterations
         report_every = max(1, iterations // 100)
-        snapshot_at = set(snapshot_iterations(iterations))
+        # weights during training are kept where a figure reads them (Figure 5 scores an
+        # adapted run's snapshots), not for every run of the store
+        snapshot_at = set(snapshot_iterations(iterations)) if self.adapter is not None else set()
         label = f"{self.config.data.short_name} {self.config.solver.label()} seeds={self.seeds}"
         if self.adapter is not None:
             label += " adapted"
@@ -206,6 +209,8 @@ class _EnsembleTraining:
                 "diverged_reason": reason if diverged else None,
                 "train_seconds": self.seconds / len(seeds),
                 "ensemble_size": len(seeds),
+                # the seeds trained together: a convolution's bits depend on them
+                "ensemble_seeds": list(seeds),
                 "device": str(self.device),
                 "torch_version": torch.__version__,
                 "numerics": self.numerics,
