@@ -17,11 +17,10 @@ while the states lie far from the ODE's solution are no ODE solve.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..solvers import SolverSpec
-from ..stats import INCONCLUSIVE, INVALID, VALID, Estimate, holm, one_sided_p
+from ..stats import INCONCLUSIVE, INVALID, VALID, Estimate, decide, holm, one_sided_p
 from .compare import distance_interval, interval_of
 from .outcomes import Measure, Outcome, Problem, Role
 
@@ -40,10 +39,9 @@ class Comparison:
 
     @property
     def within(self) -> bool:
-        e, limit = self.estimate, self.limit
-        if not (math.isfinite(e.low) and math.isfinite(e.high)):
-            return False
-        return e.high <= limit and (not self.measure.two_sided or e.low >= -limit)
+        """The interval lies within the limit: :func:`~nodestudy.core.stats.decide`, the
+        one decision the study's per-seed verdicts take too."""
+        return decide(self.estimate, self.limit, two_sided=self.measure.two_sided) == VALID
 
     def to_dict(self) -> dict:
         return {

@@ -54,26 +54,36 @@ def fixed_tolerance_results(
     )
     costs = runs_frame(runs)[["train_method", "train_tol", "seed", "nfe_forward"]]
     mean_nfe = costs.groupby(["train_method", "train_tol"])["nfe_forward"].mean().reset_index()
-    learned = learned_seeds(table, study, majority_rate)
+    learned = learned_runs(table, study, majority_rate)
     summary = tolerance_summary(table, costs, study, majority_rate, learned)
     table["learned"] = [
-        seed in learned.get(method, set()) for method, seed in zip(table.train_method, table.seed)
+        (method, tol, seed) in learned
+        for method, tol, seed in zip(table.train_method, table.train_tol, table.seed)
     ]
     return ToleranceResults(table, by_tolerance, costs, mean_nfe, summary)
 
 
-def learned_seeds(table: pd.DataFrame, study: Study, majority_rate: float) -> dict[str, set]:
-    """Per training method, the seeds that learned: trained at the tightest tolerance,
-    they reached the learned bar under the reference (as a seed of a K sweep must at the
-    finest K, the bar set by the best of them there). A seed that never learned has no
-    drop to show."""
+def learned_runs(
+    table: pd.DataFrame, study: Study, majority_rate: float
+) -> set[tuple[str, float, int]]:
+    """The (training method, training tolerance, seed) of every run that learned: its
+    own score, under its training solver at its training tolerance, reaches the learned
+    bar, and its seed, trained at the tightest tolerance, reached it under the reference
+    (as a seed of a K sweep must at the finest K, the bar set by the best of them
+    there). A run near the majority-class rate has no drop to show, whatever its seed
+    did at a tighter tolerance."""
     reference = study.reference
     scored = table[(table.test_method == reference.method) & (table.test_steps == reference.steps)]
-    learned = {}
+    own = table[
+        (table.test_method == table.train_method) & np.isclose(table.test_tol, table.train_tol)
+    ]
+    learned = set()
     for method, group in scored.groupby("train_method"):
         tightest = group[group.train_tol == group.train_tol.min()]
         bar = learned_bar(tightest.accuracy.max(), majority_rate)
-        learned[method] = set(tightest.seed[tightest.accuracy >= bar])
+        seeds = set(tightest.seed[tightest.accuracy >= bar])
+        mine = own[(own.train_method == method) & own.seed.isin(seeds) & (own.accuracy >= bar)]
+        learned |= {(method, tol, seed) for tol, seed in zip(mine.train_tol, mine.seed)}
     return learned
 
 
@@ -82,14 +92,14 @@ def tolerance_summary(
     costs: pd.DataFrame,
     study: Study,
     majority_rate: float,
-    learned: dict[str, set] | None = None,
+    learned: set[tuple[str, float, int]] | None = None,
 ) -> pd.DataFrame:
     """Where the dependence on the test tolerance starts: per training method and
-    tolerance, the mean accuracy of the learned seeds (:func:`learned_seeds`) tested with
+    tolerance, the mean accuracy of the runs that learned (:func:`learned_runs`) tested with
     the training method at the training tolerance (``at_train_tol``), at 10 and 100
     times tighter, and under the reference, the drops from the first to the last two,
-    and the forward NFE per iteration of those runs (diverged runs, which have no
-    accuracies, enter neither)."""
+    and the forward NFE per iteration of those runs (:func:`learned_runs`: each run by its
+    own score; diverged runs, which have no accuracies, enter neither)."""
     own = table[table.test_method == table.train_method]
     ratio = own.test_tol / own.train_tol
     reference = study.reference
@@ -101,7 +111,7 @@ def tolerance_summary(
         "reference": table[is_reference],
     }
     if learned is None:
-        learned = learned_seeds(table, study, majority_rate)
+        learned = learned_runs(table, study, majority_rate)
     scored = columns["reference"][["train_method", "train_tol", "seed"]]
     costs = costs.merge(scored, on=["train_method", "train_tol", "seed"])  # not diverged
     rows = []
@@ -111,11 +121,13 @@ def tolerance_summary(
             for name, rows_of in columns.items():
                 picked = rows_of[(rows_of.train_method == method) & (rows_of.train_tol == tol)]
                 row["seeds"] = max(row["seeds"], picked.seed.nunique())
-                picked = picked[picked.seed.isin(learned[method])]
+                picked = picked[[(method, tol, seed) in learned for seed in picked.seed]]
                 row["learned_seeds"] = max(row["learned_seeds"], picked.seed.nunique())
                 row[name] = picked.accuracy.mean() if len(picked) else np.nan
             nfe = costs[(costs.train_method == method) & (costs.train_tol == tol)]
-            row["nfe_forward"] = nfe[nfe.seed.isin(learned[method])].nfe_forward.mean()
+            row["nfe_forward"] = nfe[
+                [(method, tol, seed) in learned for seed in nfe.seed]
+            ].nfe_forward.mean()
             rows.append(row)
     summary = pd.DataFrame(rows)
     if len(summary):

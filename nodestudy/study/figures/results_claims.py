@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .results_text import PREVIOUS_DEFINITION, critical_text, k_text, load_numbers, number_text
+from .results_text import (
+    PREVIOUS_DEFINITION,
+    critical_text,
+    k_text,
+    load_numbers,
+    number_text,
+    previous_rule,
+)
 
 Row = tuple[str, str, str, str, str]
 
@@ -66,14 +73,14 @@ def _figure_4_rows(figures: Path) -> list[Row]:
                 (
                     figure,
                     claim,
-                    f"euler: {critical_text(euler, 'critical_definition' not in numbers)}",
+                    f"euler: {critical_text(euler, previous_rule(numbers))}",
                     notebook,
                     f"fig4_{data}_collapse.png",
                 )
             )
     appendix = load_numbers(figures, "figA_collapse_datasets")
     if appendix:
-        previous = "critical_definition" not in appendix
+        previous = previous_rule(appendix)
         found = "; ".join(
             f"{r['data']}: {critical_text(r, previous)}" for r in appendix["critical"]
         )
@@ -164,7 +171,7 @@ def _figure_5_rows(figures: Path) -> list[Row]:
                 f"{k_text(numbers['grid_critical_steps'])}; reference accuracy "
                 f"{adapted['accuracy_reference']}"
             )
-            if "critical_definition" not in numbers:
+            if previous_rule(numbers):
                 found += f" {PREVIOUS_DEFINITION}"
             notebook = "sphere_adaptation" if data == "sphere2" else "image_adaptation"
             rows.append(
@@ -209,5 +216,16 @@ def claims_table(figures: Path) -> str:
         "| file in `figures/` |",
         "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {a} | {b} | {c} | `{d}` | `{e}` |" for a, b, c, d, e in rows]
+    lines += [
+        f"| {a} | {b} | {c} | {_notebook_link(figures, d)} | `{e}` |" for a, b, c, d, e in rows
+    ]
     return "\n".join(lines)
+
+
+def _notebook_link(figures: Path, notebook: str) -> str:
+    """The notebook's name, linked to its executed copy (outputs and figures inline,
+    ``make figures`` keeps it in ``figures/notebooks/``) where there is one."""
+    executed = figures / "notebooks" / f"{notebook}.ipynb"
+    if executed.is_file():
+        return f"[`{notebook}`]({figures.name}/notebooks/{notebook}.ipynb)"
+    return f"`{notebook}`"

@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from ..analysis.critical import CRITICAL_STEP_DEFINITION
+
 Numbers = dict
 
 
@@ -21,29 +23,42 @@ def k_text(value) -> str:
     )
 
 
-#: Said of a critical step in numbers made before the paired-test definition.
-PREVIOUS_DEFINITION = (
-    "(previous definition: median of per-seed point estimates; not yet regenerated)"
-)
+#: Said of a critical step in numbers made under an earlier definition than
+#: :data:`~nodestudy.study.analysis.critical.CRITICAL_STEP_DEFINITION`.
+PREVIOUS_DEFINITION = "(earlier rule: inconclusive seeds counted valid; not regenerated yet)"
+
+
+def previous_rule(numbers: Numbers) -> bool:
+    """Whether a figure's critical steps were decided by an earlier definition."""
+    return numbers.get("critical_definition") != CRITICAL_STEP_DEFINITION
 
 
 def critical_text(row: dict, previous: bool = False) -> str:
-    """``K = 32, seeds 16–64; 3 of 4 learned seeds valid from it, 4 trained`` or
-    ``none (<reason>)``; ``previous``: the numbers were made before the paired-test
-    definition, and the text says so."""
+    """``K = 32 (shown invalid at K = 8, inconclusive at 16), seeds 16–64; 4 of 5 learned
+    seeds valid from it, 5 trained`` or ``none (<reason>)``; ``previous``: the numbers
+    were decided by an earlier rule, and the text says so."""
     flag = f" {PREVIOUS_DEFINITION}" if previous else ""
     if row.get("critical_steps") is None:
         return f"none ({row.get('reason') or 'no K passes'}){flag}"
     low, high = row.get("critical_steps_min"), row.get("critical_steps_max")
     high_text = "beyond the grid" if high is None else k_text(high)
     spread = f", seeds {k_text(low)}–{high_text}" if high_text != k_text(low) else ""
+    bracket = ""
+    if "invalid_steps" in row:
+        shown = (
+            "none shown invalid"
+            if row["invalid_steps"] is None
+            else f"shown invalid at K = {k_text(row['invalid_steps'])}"
+        )
+        between = row.get("inconclusive_steps") or ""
+        bracket = f" ({shown}" + (f", inconclusive at {between}" if between else "") + ")"
     valid = row.get("seeds_valid_from_critical")
     if valid is None:  # numbers written before the paired test counted valid seeds
         learned = f"{row['learned_seeds']} of {row['seeds']} seeds learned"
         return f"K = {k_text(row['critical_steps'])}{spread}; {learned}{flag}"
     return (
-        f"K = {k_text(row['critical_steps'])}{spread}; {valid} of {row['learned_seeds']} learned "
-        f"seeds valid from it, {row['seeds']} trained{flag}"
+        f"K = {k_text(row['critical_steps'])}{bracket}{spread}; {valid} of "
+        f"{row['learned_seeds']} learned seeds valid from it, {row['seeds']} trained{flag}"
     )
 
 
