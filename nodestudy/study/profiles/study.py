@@ -172,8 +172,10 @@ SPHERE_PROFILES: dict[str, Study] = {
         eval_steps=(1, 2, 4, 8),
         tolerances=(1e-1,),
     ),
+    # 5 seeds, as the paper: a critical step or an adaptation result rests on at least
+    # four learned seeds, not on a majority of three that a last bit can flip
     "quick": Study(
-        seeds=(0, 1, 2),
+        seeds=(0, 1, 2, 3, 4),
         iterations=3000,
         euler_steps=powers_of_two(256),
         rk4_steps=powers_of_two(32),
@@ -217,9 +219,10 @@ IMAGE_PROFILES: dict[str, Study] = {
         data=DataConfig.from_name("digits"),
         model=ModelConfig(hidden_channels=4),
     ),
-    # 4 seeds: digits seed 2 does not learn at K >= 4 (3 learned seeds must remain)
+    # 5 seeds: four learned ones must remain where one does not learn (digits seed 2
+    # did not at K >= 4)
     "quick": Study(
-        seeds=(0, 1, 2, 3),
+        seeds=(0, 1, 2, 3, 4),
         iterations=3000,
         euler_steps=powers_of_two(64),
         rk4_steps=(),
