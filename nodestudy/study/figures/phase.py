@@ -207,13 +207,18 @@ def plot_fine_vs_coarse(result) -> Figure:
             result.paths[name],
             result.labels,
             f"{name}: euler h=1/{k}, seed {result.runs[name][0].config.seed}, "
-            f"{result.crossings[name][0]} crossing pairs",
+            + _count(result.crossings[name][0], "crossing pair"),
         )
         plot_accuracy_vs_steps(
             axes[1, column], result.tables[name], "euler", k, f"{name} model (trained with h=1/{k})"
         )
     fig.tight_layout()
     return fig
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 crossing pair``, ``3 crossing pairs``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def plot_coarse_decision_regions(regions) -> Figure:

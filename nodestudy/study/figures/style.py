@@ -23,7 +23,8 @@ VERDICT_COLOURS = {"valid": "#1a7f37", "invalid": "#c62828", "inconclusive": "#b
 
 def caption(data: str, profile: str, seeds: Sequence[int] = ()) -> str:
     """What a figure's file must say about itself: ``Sphere2; seeds 0, 1, 2; quick profile``."""
-    parts = [data, f"seeds {', '.join(map(str, seeds))}" if seeds else "", f"{profile} profile"]
+    named = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" if seeds else ""
+    parts = [data, named, f"{profile} profile"]
     return "; ".join(part for part in parts if part)
 
 
