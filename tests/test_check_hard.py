@@ -178,6 +178,53 @@ def test_a_trajectory_model_over_a_time_grid(spiral_data, method, step, verdict)
     assert func.nfe == counted  # the field's own counter is left as found
 
 
+def loss_under(func, y0, true, method, **options):
+    with torch.no_grad():
+        return float(((odeint(func, y0, TIMES, method=method, **options) - true) ** 2).mean())
+
+
+def test_a_loss_that_rises_past_a_tenth_of_the_model_s_own_is_invalid_in_either_layout(
+    spiral_data,
+):
+    """The spiral fitted with euler at h = 0.125: measured by hand, its loss rises from
+    its own to more than twice that under dopri5. The limit is a share of the model's
+    own loss, so the verdict does not depend on how y is laid out."""
+    y0, true = spiral_data
+    func = fit_spiral(y0, true, "euler", 0.125)
+    own = loss_under(func, y0, true, "euler", options={"step_size": 0.125})
+    converged = loss_under(func, y0, true, "dopri5", rtol=1e-7, atol=1e-9)
+    assert converged > 2 * own, (own, converged)
+    options = {"method": "euler", "options": {"step_size": 0.125}}
+    time_first = check_ode(func, y0, true, t=TIMES, metric=mse, **options)
+
+    def points_first_mse(pred, y):  # y as (N, T, D): the metric permutes
+        return ((pred.permute(1, 0, 2) - y) ** 2).mean(dim=(1, 2))
+
+    points_first = check_ode(
+        func, y0, true.permute(1, 0, 2).contiguous(), t=TIMES, metric=points_first_mse, **options
+    )
+    assert time_first.verdict == points_first.verdict == "invalid", (time_first, points_first)
+    assert time_first.limit == pytest.approx(0.1 * own, rel=1e-3)
+    assert time_first.limit == pytest.approx(points_first.limit)
+
+
+def test_a_density_model_s_loss_limit_can_be_set_in_nats():
+    """A log-likelihood's zero is arbitrary: with loss_limit=0 the limit is loss_atol."""
+    x = (torch.randn(300, 2, generator=torch.Generator().manual_seed(1)), torch.zeros(300, 1))
+    check = check_ode(
+        cnf,
+        x,
+        metric=gaussian_nll,
+        method="rk4",
+        options={"step_size": 0.1},
+        loss_limit=0,
+        loss_atol=0.05,
+    )
+    assert check.verdict == "valid" and check.limit == 0.05
+    with pytest.raises(NodestudyError, match="loss_limit and loss_atol are both 0"):
+        check_ode(cnf, x, metric=gaussian_nll, method="rk4", loss_limit=0)
+
+
 def cnf(t, state):
     """A linear continuous normalising flow: (z, log p) with d log p/dt = -tr(B)."""
     z, logp = state

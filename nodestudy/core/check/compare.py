@@ -35,9 +35,7 @@ def interval_of(problem: Problem, first: Outcome, second: Outcome) -> IntervalAt
         changed, n = int((first.answers != second.answers).sum()), problem.n
         return lambda c: wilson_interval(changed, n, c)
     if measure is Measure.LOSS:
-        own = first.answers.numpy()
-        gained = None if problem.baseline_loss is None else problem.baseline_loss - own.mean()
-        return loss_increase_interval(own, second.answers.numpy(), gained)
+        return loss_increase_interval(first.answers.numpy(), second.answers.numpy())
     return distance_interval(problem, first, second)
 
 
@@ -51,25 +49,37 @@ def distance_interval(problem: Problem, first: Outcome, second: Outcome) -> Inte
     return lambda c: percentile_interval(value, means, c)
 
 
-def loss_increase_interval(
-    own: np.ndarray, other: np.ndarray, gained: float | None = None
-) -> IntervalAt:
-    """How much the mean loss rises, (mean other - mean own), as a share of what the
-    model gained over predicting the mean of y (``gained``), or, where the metric takes
-    no such prediction, of |mean own| (a negative log-likelihood may be negative); with
-    a paired bootstrap interval (both losses resampled at the same points). A share of
-    the gain, because a model that fits to rounding noise has a training loss no
-    relative change can be measured against."""
-    scale = abs(gained) if gained is not None and np.isfinite(gained) else abs(own.mean())
-    scale = max(float(scale), 1e-300)
+def loss_increase_interval(own: np.ndarray, other: np.ndarray) -> IntervalAt:
+    """How much the mean loss rises, mean other - mean own, in the metric's own units,
+    with a paired bootstrap interval (both losses resampled at the same points). The
+    limit it is held to is set from the model's own loss (:func:`loss_limit_of`)."""
 
     def increase(a: np.ndarray, b: np.ndarray):
         with np.errstate(invalid="ignore", over="ignore"):
-            return (b.mean(axis=-1) - a.mean(axis=-1)) / scale
+            return b.mean(axis=-1) - a.mean(axis=-1)
 
     index = resample_indices(len(own))
     value, resampled = float(increase(own, other)), increase(own[index], other[index])
     return lambda c: percentile_interval(value, resampled, c)
+
+
+#: A loss limit's floor, as a share of the loss of predicting zero: below it a change
+#: is no change a user could mean (a squared error 1e-4 of the data's own is a fit to
+#: 1% of its size), and float32 rounding moves a near-perfect fit's loss by more.
+LOSS_FLOOR = 1e-4
+
+
+def loss_limit_of(trained: Outcome, loss_limit: float, loss_atol: float) -> float:
+    """The rise of the mean loss a solver may cause: ``loss_limit`` of the model's own
+    mean loss under its training solver (but at least of :data:`LOSS_FLOOR` of the loss
+    of predicting zero), plus ``loss_atol`` in the metric's units (torchdiffeq's rtol
+    and atol, for a loss). The same whatever the layout of ``y``: nothing but the
+    model's own output sets the scale."""
+    losses = trained.answers.numpy()
+    finite = losses[np.isfinite(losses)]
+    own = float(np.abs(finite.mean())) if len(finite) else 0.0
+    floor = LOSS_FLOOR * abs(trained.zero_loss) if np.isfinite(trained.zero_loss) else 0.0
+    return loss_limit * max(own, floor) + loss_atol
 
 
 def table_row(

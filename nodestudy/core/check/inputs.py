@@ -184,7 +184,13 @@ def check_settings(settings: dict[str, Any]) -> None:
     number(settings["drop_limit"], "drop_limit", 1e-9, 1 - 1e-9)
     if settings["state_limit"] is not None:
         number(settings["state_limit"], "state_limit", 1e-12, math.inf)
-    number(settings["loss_limit"], "loss_limit", 1e-12, math.inf)
+    number(settings["loss_limit"], "loss_limit", 0, math.inf)
+    number(settings["loss_atol"], "loss_atol", 0, math.inf)
+    if settings["loss_limit"] == 0 and settings["loss_atol"] == 0:
+        raise NodestudyError(
+            "loss_limit and loss_atol are both 0: no rise of the loss would be allowed; give "
+            "loss_limit (a share of the model's own loss) or loss_atol (in the metric's units)"
+        )
     number(settings["confidence"], "confidence", 0.5 + 1e-9, 1 - 1e-9)
     number(settings["reference_steps"], "reference_steps", 4, MAX_STEPS, whole=True)
     number(

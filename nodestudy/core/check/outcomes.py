@@ -97,6 +97,9 @@ class Outcome:
     error: str | None = None
     nfe_per_sample: tuple[int, ...] = ()
     dtype: str = ""
+    #: the metric's mean loss of predicting zero in the model's own output layout (its
+    #: scale; NaN where the answer is no loss): the floor of a loss limit
+    zero_loss: float = float("nan")
 
     @property
     def failed(self) -> bool:
@@ -181,9 +184,43 @@ class Problem:
         per_sample = () if solver.is_fixed_step else self._nfe_per_sample(solver)
         seconds = time.perf_counter() - started
         dtype = str(first_tensor(self.x).dtype).replace("torch.", "")
+        zero = self._zero_loss(readouts) if role is Role.TRAINING else float("nan")
         return Outcome(
-            solver, role, all_paths, answers, sum(nfe) / len(nfe), seconds, None, per_sample, dtype
+            solver,
+            role,
+            all_paths,
+            answers,
+            sum(nfe) / len(nfe),
+            seconds,
+            None,
+            per_sample,
+            dtype,
+            zero,
         )
+
+    def _zero_loss(self, readouts: list) -> float:
+        """The metric's mean loss of predicting zero, shaped as the model's own output
+        (so whatever layout the metric expects of y)."""
+        if self.measure is not Measure.LOSS:
+            return float("nan")
+        pred = self._joined(readouts)
+        zero = (
+            tuple(map(torch.zeros_like, pred))
+            if isinstance(pred, tuple)
+            else torch.zeros_like(pred)
+        )
+        try:
+            losses = per_sample_losses(self.metric, zero, self.y, self.n)
+        except Exception:  # the metric refuses zeros (a log of them): no floor
+            return float("nan")
+        losses = losses[torch.isfinite(losses)]
+        return float(losses.mean()) if len(losses) else float("nan")
+
+    def _joined(self, readouts: list):
+        axis = 0 if self.times is None else 1
+        if isinstance(readouts[0], tuple):
+            return tuple(torch.cat(parts, dim=axis) for parts in zip(*readouts))
+        return torch.cat(readouts, dim=axis)
 
     def _readout(self, path: Tensor):
         """What the head makes of a chunk's solve: classes, or its raw output for the
@@ -202,12 +239,7 @@ class Problem:
         if self.measure is Measure.DISTANCE:
             return None
         if self.measure is Measure.LOSS:
-            axis = 0 if self.times is None else 1
-            if isinstance(readouts[0], tuple):
-                pred = tuple(torch.cat(parts, dim=axis) for parts in zip(*readouts))
-            else:
-                pred = torch.cat(readouts, dim=axis)
-            losses = per_sample_losses(self.metric, pred, self.y, self.n)
+            losses = per_sample_losses(self.metric, self._joined(readouts), self.y, self.n)
             return torch.where(finite & torch.isfinite(losses), losses, float("inf"))
         classes = torch.cat(readouts)
         return torch.where(finite, classes, torch.full_like(classes, NO_CLASS))

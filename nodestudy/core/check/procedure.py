@@ -34,7 +34,7 @@ from ..scoring import CHUNK_SIZE, Readout
 from ..solvers import SolverSpec, VectorField, is_exact_torchdiffeq_grid
 from ..states import first_tensor
 from ..stats import Estimate
-from .compare import interval_of, table_row
+from .compare import interval_of, loss_limit_of, table_row
 from .decision import comparisons, verdict_of
 from .inputs import check_settings, checked_options, checked_work
 from .outcomes import Measure, Outcome, Problem, Role, float64_modules
@@ -74,6 +74,7 @@ def check_ode(
     drop_limit: float = 0.03,
     state_limit: float | None = None,
     loss_limit: float = 0.1,
+    loss_atol: float = 0.0,
     confidence: float = 0.95,
     reference_steps: int = 512,
     max_reference_steps: int = 8192,
@@ -95,10 +96,13 @@ def check_ode(
 
     - ``metric(pred, y) -> per-point loss`` (lower is better): ``pred`` is ``head`` of
       the solution (or the solution itself), in odeint's layout (time first when
-      ``t`` is given); the limit is ``loss_limit``, the rise of the mean loss as a
-      share of what the model gained over predicting the mean of ``y`` (of the
-      training solver's mean loss where the metric takes no such prediction; 0.1:
-      10 %);
+      ``t`` is given); the mean loss may rise by at most ``loss_limit`` times the
+      model's own mean loss under its training solver (at least 1e-4 of the loss of
+      predicting zero: a near-perfect fit's loss is rounding noise) plus ``loss_atol``
+      (in the metric's units; torchdiffeq's rtol and atol, for a loss): by default
+      10 % of its own loss, whatever the layout of ``y``. A log-likelihood's zero is arbitrary
+      (rescaling the data shifts it), so a share of it means nothing: for a density
+      model give ``loss_limit=0`` and ``loss_atol`` the change you accept, in nats;
     - else, with ``head`` (end states -> logits) and labels ``y``: the accuracy, limit
       ``drop_limit`` (an absolute drop); with ``head`` alone, the share of
       predictions that change, same limit;
@@ -133,6 +137,8 @@ def check_ode(
     like = first_tensor(problem.x)
     with left_unchanged(modules, like):
         trained = _training_outcome(problem, training, method, options, rtol, atol)
+        if problem.measure is Measure.LOSS and not trained.failed:
+            limits[Measure.LOSS] = loss_limit_of(trained, loss_limit, loss_atol)
         solved = _tests(problem, training, settings, limits)
         if _overflowed(trained, solved) and like.dtype != torch.float64:
             with float64_modules(modules):

@@ -229,7 +229,11 @@ def _change(check: OdeCheck, c: Comparison) -> str:
     elif c.measure is Measure.CHANGED:
         text = f"{e.value:.1%} of predictions change under {to} ({interval})"
     elif c.measure is Measure.LOSS:
-        text = f"the mean loss rises by {e.value:.1%} under {to} ({interval})"
+        own = check.row(Role.TRAINING).get("loss", math.nan)
+        share = (
+            f", {e.value / abs(own):.0%} of its own {own:.3g}" if own and math.isfinite(own) else ""
+        )
+        text = f"the mean loss rises by {e.value:.3g}{share} under {to} ({interval})"
     else:
         text = (
             f"end states under the training solver lie a mean {e.value:.3g} state spreads "
