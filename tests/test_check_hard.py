@@ -411,3 +411,26 @@ def test_an_adapter_s_final_check_checks_the_model_under_the_solver_it_ended_wit
     check = adapter.final_check(lambda t, z: -z, x, y, head=lambda z: torch.cat([-z, z], 1))
     assert check.training.method == "euler" and check.training.steps == 8
     assert check.verdict == "valid"
+
+
+def test_with_dense_output_times_each_fixed_step_row_is_the_k_it_names(spiral_data):
+    """40 output times and K below 39: each row steps K times over the whole span and
+    is read at the output times as torchdiffeq reads its grid (no row takes one step
+    per output interval), so each row's loss is odeint's at that step, by hand."""
+    y0, true = spiral_data
+    times = torch.linspace(0, 3, 40)
+    with torch.no_grad():
+        dense = odeint(
+            lambda t, z: z @ SPIRAL.T, y0, times, method="rk4", options={"step_size": 0.01}
+        )
+    func = fit_spiral(y0, true, "euler", 0.125, iterations=100)
+    check = check_ode(
+        func, y0, dense, t=times, metric=mse, method="euler", options={"step_size": 0.375}
+    )
+    rows = check.table[check.table.method == "euler"].dropna(subset=["loss"])
+    assert rows.steps.nunique() == len(rows) >= 4
+    assert rows.loss.nunique() == len(rows)  # no two K the same solve
+    for steps, loss in zip(rows.steps, rows.loss):
+        with torch.no_grad():
+            pred = odeint(func, y0, times, method="euler", options={"step_size": 3 / steps})
+        assert loss == pytest.approx(float(mse(pred, dense).mean()), rel=1e-3), steps

@@ -8,7 +8,7 @@ call ``torchdiffeq.odeint``. Every solve counts its vector-field evaluations.
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -183,22 +183,37 @@ def solve_through(
     max_num_steps: int | None = None,
 ) -> Solution:
     """The states at every one of the output ``times`` (odeint's layout: time first),
-    as ``odeint(func, z0, times)`` gives them. A fixed-step method steps on each
-    interval between output times exactly, with steps in proportion to its length
-    (K over the whole span), so every output time lies on the grid."""
+    as ``odeint(func, z0, times)`` gives them. A fixed-step method steps K times over
+    the whole span, whatever the output times, and is read at them as torchdiffeq reads
+    a fixed grid: linearly between the grid points around each time (exactly on a grid
+    point). So the solver is the K it names, also when there are more output times
+    than steps."""
     if not spec.is_fixed_step:
         t_span = (float(times[0]), float(times[-1]))
         return _solve_adaptive(func, z0, spec, t_span, True, max_num_steps, times)
     tableau = FIXED_STEP_METHODS[spec.method]
-    bounds = [float(t) for t in times]
-    span = bounds[-1] - bounds[0]
-    z, states, nfe = z0, [z0], 0
-    for start, end in itertools.pairwise(bounds):
-        steps = max(1, round(spec.steps * (end - start) / span))
-        piece = _solve_fixed(func, z, tableau, steps, (start, end), record=False)
-        z, nfe = piece.final, nfe + piece.nfe
-        states.append(z)
-    return Solution(final=z, trajectory=torch.stack(states), nfe=nfe)
+    t_span = (float(times[0]), float(times[-1]))
+    grid = _solve_fixed(func, z0, tableau, spec.steps, t_span, record=True)
+    states = read_at(grid.trajectory, t_span, spec.steps, times)
+    return Solution(final=states[-1], trajectory=states, nfe=grid.nfe)
+
+
+def read_at(trajectory: Tensor, t_span: TimeSpan, steps: int, times: Tensor) -> Tensor:
+    """The states at ``times`` of a fixed grid's ``trajectory`` (its ``steps + 1``
+    states over ``t_span``, forward or backward): linear between the grid points around
+    each time, as torchdiffeq's fixed-grid solvers interpolate."""
+    h = (t_span[1] - t_span[0]) / steps
+    read = []
+    for t in times:
+        position = (float(t) - t_span[0]) / h
+        nearest = round(position)
+        if abs(position - nearest) <= 1e-9 * max(1.0, abs(position)):  # on the grid
+            read.append(trajectory[min(max(nearest, 0), steps)])
+            continue
+        i = min(max(math.floor(position), 0), steps - 1)
+        weight = position - i
+        read.append(trajectory[i] + weight * (trajectory[i + 1] - trajectory[i]))
+    return torch.stack(read)
 
 
 def dense_path(
