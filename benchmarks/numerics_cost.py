@@ -6,10 +6,9 @@ a time, so that both see the same machine. Each repeat trains, in each mode, Sph
 (euler K=64, an ensemble of 3 seeds, batch 128), digits (euler K=8, one seed) and the
 quick profile's costliest ensembles (sphere10 K=128 and mnist5k K=16), and the cost is
 the process's CPU time for the whole run (training and its final scoring).
-The ratio is the median over repeats of each mode / fast (on a CPU not Intel's, the
-reproducible mode is the compatible one):
+The ratio is the median over repeats of each mode / fast:
 
-    .venv/bin/python benchmarks/numerics_cost.py --repeats 10 [--modes fast reproducible compatible]
+    .venv/bin/python benchmarks/numerics_cost.py --repeats 10 [--modes fast reproducible]
 
 With ``--json figures/numerics_cost.json`` the table is also written there, as this CPU's
 entry (other CPUs' entries are kept), for the documents to quote.
