@@ -3,6 +3,8 @@ torchdiffeq alone: a collapse under intermediate solvers, overflow, a blow-up, s
 coordinates, accurate orbits, trajectory models over a time grid with the user's own
 loss, tuple states, numpy and float64 inputs."""
 
+from functools import partial
+
 import pytest
 import torch
 from torch import nn
@@ -434,3 +436,18 @@ def test_with_dense_output_times_each_fixed_step_row_is_the_k_it_names(spiral_da
         with torch.no_grad():
             pred = odeint(func, y0, times, method="euler", options={"step_size": 3 / steps})
         assert loss == pytest.approx(float(mse(pred, dense).mean()), rel=1e-3), steps
+
+
+#: A field a script holds as a global, as torchdiffeq's examples do.
+script_field = TanhField()
+
+
+def test_a_lambda_over_a_global_module_leaves_its_counter_as_it_was():
+    """``lambda t, z: 3 * field(t, z)`` with ``field`` a global reaches the module by
+    name, not through a closure: its counter is found and restored all the same."""
+    script_field.nfe = 5
+    wrapped = partial(lambda t, z, scale: scale * script_field(t, z), scale=3.0)
+    for func in (lambda t, z: 3 * script_field(t, z), wrapped):
+        x = torch.randn(50, 2, generator=torch.Generator().manual_seed(3))
+        check_ode(func, x, method="rk4", options={"step_size": 0.25})
+        assert script_field.nfe == 5

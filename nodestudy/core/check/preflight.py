@@ -15,6 +15,8 @@ but the user may not have meant this) or "problem" (the verdict cannot be truste
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,32 +52,47 @@ class Finding:
 
 def modules_of(*objects: Any) -> list[nn.Module]:
     """The torch modules behind callables: a module itself, the module a bound method
-    belongs to, or the modules a closure captured. What a function reaches otherwise
-    (globals, attributes) cannot be seen; for it only the behavioural tests apply."""
+    belongs to, or the modules a function reaches by name: those its closure captured
+    and the globals it names (``lambda t, z: 3 * field(z)`` in a script or notebook,
+    where ``field`` is a global), through nested functions and ``functools.partial``.
+    What a function reaches otherwise (attributes of other objects) cannot be seen; for
+    it only the behavioural tests apply."""
     found: list[nn.Module] = []
     for obj in objects:
-        for owner in _owners(obj):
+        for owner in _owners(obj, set()):
             found += [m for m in owner.modules() if all(m is not f for f in found)]
     return found
 
 
-def _owners(obj: Any) -> list[nn.Module]:
-    """The modules a callable is, belongs to, or (a closure, e.g. ``lambda t, z:
-    net(z)``) has captured."""
+def _owners(obj: Any, seen: set[int], depth: int = 0) -> list[nn.Module]:
+    """The modules a callable is, belongs to, or reaches by name (see above)."""
+    if obj is None or id(obj) in seen or depth > 8:
+        return []
+    seen.add(id(obj))
     if isinstance(obj, nn.Module):
         return [obj]
     if isinstance(getattr(obj, "__self__", None), nn.Module):
         return [obj.__self__]
-    cells = getattr(obj, "__closure__", None) or ()
-    captured = []
-    for cell in cells:
+    if isinstance(obj, functools.partial):
+        reached = [obj.func, *obj.args, *obj.keywords.values()]
+        return [m for value in reached for m in _owners(value, seen, depth + 1)]
+    reached = []
+    for cell in getattr(obj, "__closure__", None) or ():
         try:
-            value = cell.cell_contents
+            reached.append(cell.cell_contents)
         except ValueError:  # an empty cell
             continue
-        if isinstance(value, nn.Module):
-            captured.append(value)
-    return captured
+    code, names = getattr(obj, "__code__", None), getattr(obj, "__globals__", None)
+    if code is not None and isinstance(names, dict):
+        reached += [names[name] for name in code.co_names if name in names]
+    return [
+        m
+        for value in reached
+        if isinstance(value, nn.Module)
+        or inspect.isfunction(value)
+        or isinstance(value, functools.partial)
+        for m in _owners(value, seen, depth + 1)
+    ]
 
 
 @contextlib.contextmanager
