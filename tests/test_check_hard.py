@@ -451,3 +451,12 @@ def test_a_lambda_over_a_global_module_leaves_its_counter_as_it_was():
         x = torch.randn(50, 2, generator=torch.Generator().manual_seed(3))
         check_ode(func, x, method="rk4", options={"step_size": 0.25})
         assert script_field.nfe == 5
+
+
+def test_backward_time_with_a_step_that_divides_it_gets_no_grid_note():
+    """t = [10, 0], as torchdiffeq's cnf.py: torchdiffeq steps exactly at 10, 8, ..., 0."""
+    x = (torch.randn(100, 2, generator=torch.Generator().manual_seed(4)), torch.zeros(100, 1))
+    slow = lambda t, state: tuple(0.1 * s for s in cnf(t, state))  # noqa: E731
+    check = check_ode(slow, x, t_span=(10.0, 0.0), method="rk4", options={"step_size": 2.0})
+    assert [f.status for f in check.preflight if f.name == "grid"] == ["ok"], check.preflight
+    assert check.training.steps == 5

@@ -227,6 +227,11 @@ def inspect_solver(
                 "a single step; pass the options you trained with",
             )
         ]
+    # backward in time (t = [10, 0], as torchdiffeq's cnf.py), torchdiffeq solves the
+    # flipped problem forward: the same grid over the same length
+    given = t_span
+    if t_span[1] < t_span[0]:
+        t_span = (-t_span[0], -t_span[1])
     span = t_span[1] - t_span[0]
     steps = max(1, round(span / step_size))
     if abs(steps * step_size - span) > 1e-6 * abs(span):
@@ -234,7 +239,7 @@ def inspect_solver(
             Finding(
                 "grid",
                 WARNING,
-                f"step_size {step_size:g} does not divide the interval {t_span}: torchdiffeq "
+                f"step_size {step_size:g} does not divide the interval {given}: torchdiffeq "
                 "ends with a shorter step; your training solve is reproduced as torchdiffeq "
                 f"does it, and the finer tests use exact grids near {steps} steps",
             )
