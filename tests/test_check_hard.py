@@ -460,3 +460,21 @@ def test_backward_time_with_a_step_that_divides_it_gets_no_grid_note():
     check = check_ode(slow, x, t_span=(10.0, 0.0), method="rk4", options={"step_size": 2.0})
     assert [f.status for f in check.preflight if f.name == "grid"] == ["ok"], check.preflight
     assert check.training.steps == 5
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"grid_constructor": lambda func, y0, t: torch.linspace(0, 1, 11)},
+        {"step_size": 0.1, "perturb": True},
+        {"step_size": 0.1, "interp": "cubic"},
+    ],
+    ids=["grid_constructor", "perturb", "interp"],
+)
+def test_a_torchdiffeq_grid_option_the_tests_cannot_carry_is_refused_in_one_line(options):
+    x = torch.randn(20, 2, generator=torch.Generator().manual_seed(5))
+    with pytest.raises(NodestudyError, match="is not supported by check_ode") as refused:
+        check_ode(lambda t, z: -z, x, method="euler", options=options)
+    assert "\n" not in str(refused.value)
+    defaults = {"step_size": 0.1, "perturb": False, "interp": "linear"}
+    check_ode(lambda t, z: -z, x, method="euler", options=defaults)  # torchdiffeq's own

@@ -26,6 +26,18 @@ from .preflight import NOTE, Finding
 FIXED_OPTIONS = {"step_size", "grid_constructor", "interp", "perturb", "norm"}
 ADAPTIVE_OPTIONS = {"min_step", "max_step", "first_step", "step_t", "jump_t", "safety"}
 ADAPTIVE_OPTIONS |= {"ifactor", "dfactor", "max_num_steps", "dtype", "norm"}
+#: torchdiffeq's fixed-grid options the check cannot carry over to its test solvers, with
+#: the values it accepts (torchdiffeq's defaults), and why.
+UNREPRODUCED_OPTIONS = {
+    "grid_constructor": (None,),
+    "perturb": (False, None),
+    "interp": ("linear",),
+}
+UNREPRODUCED_OPTIONS_WHY = {
+    "grid_constructor": "a grid of your own would be judged as one step of the whole span",
+    "perturb": "a perturbed time at every step is a field the tests would not see",
+    "interp": "a cubic reading of the output times would be compared with linear ones",
+}
 #: The finest test solver has 8 times the training steps; no solve may take more than
 #: this many steps (a step_size of 1e-7 would otherwise run for hours).
 MAX_STEPS = 2**17
@@ -148,6 +160,14 @@ def checked_options(method: str, options: Any, t_span: TimeSpan) -> dict[str, An
             f"unknown option(s) {', '.join(map(repr, unknown))} for method {method!r}; "
             f"torchdiffeq takes {', '.join(sorted(known))}"
         )
+    for name, accepted in UNREPRODUCED_OPTIONS.items():
+        if name in options and options[name] not in accepted:
+            raise NodestudyError(
+                f"options[{name!r}] = {options[name]!r} is not supported by check_ode: its "
+                f"test solvers step on uniform grids of K steps and read them as torchdiffeq's "
+                f"default does, so {UNREPRODUCED_OPTIONS_WHY[name]}; check the model with "
+                "options={'step_size': h}"
+            )
     step = options.get("step_size")
     if step is not None:
         number = isinstance(step, int | float) and not isinstance(step, bool)
