@@ -478,3 +478,14 @@ def test_a_torchdiffeq_grid_option_the_tests_cannot_carry_is_refused_in_one_line
     assert "\n" not in str(refused.value)
     defaults = {"step_size": 0.1, "perturb": False, "interp": "linear"}
     check_ode(lambda t, z: -z, x, method="euler", options=defaults)  # torchdiffeq's own
+
+
+def test_torchdiffeq_s_defaults_and_a_misspelt_option():
+    """method defaults to dopri5 with torchdiffeq's tolerances, as odeint's does; a
+    misspelt step_size is refused, not read as one step."""
+    x = torch.randn(60, 2, generator=torch.Generator().manual_seed(6))
+    check = check_ode(lambda t, z: -z, x)
+    assert check.training.label() == SolverSpec("dopri5", tol=1e-7, atol=1e-9).label()
+    assert check.verdict == "valid"
+    with pytest.raises(NodestudyError, match="unknown option.*'stepsize'"):
+        SolverSpec.from_torchdiffeq("euler", {"stepsize": 0.1})

@@ -205,6 +205,12 @@ class SolverSpec:
         that); without one, torchdiffeq steps once per output interval: K = 1."""
         options = dict(options or {})
         if method in FIXED_STEP_METHODS:
+            unknown = sorted(set(options) - TORCHDIFFEQ_FIXED_OPTIONS)
+            if unknown:  # a misspelt step_size would silently be one step
+                raise NodestudyError(
+                    f"unknown option(s) {', '.join(map(repr, unknown))} for method {method!r}; "
+                    f"torchdiffeq takes {', '.join(sorted(TORCHDIFFEQ_FIXED_OPTIONS))}"
+                )
             step_size = options.get("step_size")
             if step_size is None:
                 return cls(method, 1)
@@ -224,6 +230,12 @@ class SolverSpec:
         if self.is_fixed_step:
             return {"method": self.method, "options": {"step_size": self.step_size_over(t_span)}}
         return {"method": self.method, "rtol": self.tol, "atol": self.absolute_tol}
+
+
+#: The options torchdiffeq's fixed-grid solvers take.
+TORCHDIFFEQ_FIXED_OPTIONS = frozenset(
+    {"step_size", "grid_constructor", "interp", "perturb", "norm"}
+)
 
 
 def _check_tolerance(method: str, name: str, value: Any) -> None:

@@ -19,11 +19,18 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import NodestudyError
-from ..solvers import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, SolverSpec, TimeSpan
+from ..solvers import (
+    ADAPTIVE_METHODS,
+    FIXED_STEP_METHODS,
+    METHODS,
+    TORCHDIFFEQ_FIXED_OPTIONS,
+    SolverSpec,
+    TimeSpan,
+)
 from .preflight import NOTE, Finding
 
 #: torchdiffeq's options, by kind of method (``norm`` is taken by both).
-FIXED_OPTIONS = {"step_size", "grid_constructor", "interp", "perturb", "norm"}
+FIXED_OPTIONS = TORCHDIFFEQ_FIXED_OPTIONS
 ADAPTIVE_OPTIONS = {"min_step", "max_step", "first_step", "step_t", "jump_t", "safety"}
 ADAPTIVE_OPTIONS |= {"ifactor", "dfactor", "max_num_steps", "dtype", "norm"}
 #: torchdiffeq's fixed-grid options the check cannot carry over to its test solvers, with

@@ -64,7 +64,7 @@ def check_ode(
     t: Any = None,
     head: Readout | None = None,
     metric: Callable | None = None,
-    method: str,
+    method: str = "dopri5",
     options: Mapping[str, Any] | None = None,
     rtol: float | None = None,
     atol: float | None = None,
@@ -86,9 +86,10 @@ def check_ode(
     was trained with.
 
     ``func(t, z)``, ``t``, ``method``, ``options``, ``rtol`` and ``atol`` are what you
-    give ``torchdiffeq.odeint``; ``x`` are evaluation inputs (points on the first axis;
-    tensors or numpy arrays; a tuple of them for a tuple state such as a CNF's
-    ``(z, logp)``), turned into initial states by ``encode`` (identity when None).
+    give ``torchdiffeq.odeint``, with its defaults (dopri5, rtol 1e-7, atol 1e-9);
+    ``x`` are evaluation inputs (points on the first axis; tensors or numpy arrays; a
+    tuple of them for a tuple state such as a CNF's ``(z, logp)``), turned into initial
+    states by ``encode`` (identity when None).
     Without ``t`` the model is solved over ``t_span`` and read at its end; with ``t``
     (a 1-D grid of output times) at every output time.
 
