@@ -487,5 +487,5 @@ def test_torchdiffeq_s_defaults_and_a_misspelt_option():
     check = check_ode(lambda t, z: -z, x)
     assert check.training.label() == SolverSpec("dopri5", tol=1e-7, atol=1e-9).label()
     assert check.verdict == "valid"
-    with pytest.raises(NodestudyError, match="unknown option.*'stepsize'"):
+    with pytest.raises(NodestudyError, match=r"unknown option.*'stepsize'"):
         SolverSpec.from_torchdiffeq("euler", {"stepsize": 0.1})
