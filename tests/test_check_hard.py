@@ -489,3 +489,10 @@ def test_torchdiffeq_s_defaults_and_a_misspelt_option():
     assert check.verdict == "valid"
     with pytest.raises(NodestudyError, match=r"unknown option.*'stepsize'"):
         SolverSpec.from_torchdiffeq("euler", {"stepsize": 0.1})
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_too_few_points_are_refused_in_one_line(n):
+    x = torch.randn(n, 2, generator=torch.Generator().manual_seed(7))
+    with pytest.raises(NodestudyError, match=f"at least 10 points.*got {n}"):
+        check_ode(lambda t, z: -z, x, method="rk4", options={"step_size": 0.25})

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from ..errors import NodestudyError
 from ..integrate import solve_as_given
 from ..scoring import CHUNK_SIZE, Readout
 from ..solvers import SolverSpec, VectorField, is_exact_torchdiffeq_grid
@@ -54,6 +55,11 @@ NO_SHAPELY = Finding(
 #: or metric reads them (then only a solve that lands elsewhere, half the states'
 #: spread away, is no ODE solve: a fine euler grid's own error is a tenth of that).
 STATE_LIMIT, HEAD_STATE_LIMIT = 0.05, 0.5
+
+
+#: Fewer points give intervals that say nothing (on one, a bootstrap interval is a
+#: point; on five, a paired interval cannot exclude a change of the whole accuracy).
+MIN_POINTS = 10
 
 
 def check_ode(
@@ -128,6 +134,11 @@ def check_ode(
     options = checked_options(method, options, t_span)
     modules = modules_of(func, head, encode, metric)
     problem, findings = problem_and_findings(settings, modules)
+    if problem.n < MIN_POINTS:
+        raise NodestudyError(
+            f"check_ode needs at least {MIN_POINTS} points to put an interval on a change "
+            f"(got {problem.n}): on fewer, an interval says nothing; pass more of x"
+        )
     training = SolverSpec.from_torchdiffeq(method, options, rtol, atol, problem.t_span)
     checked_work(training, max_reference_steps)
     if state_limit is None:
