@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nodestudy import count_crossings
+from nodestudy import NodestudyError, count_crossings
 
 
 def test_two_dimensional_paths_that_cross_and_paths_that_do_not():
@@ -26,3 +26,22 @@ def test_one_dimensional_paths_cross_when_their_order_changes():
 def test_higher_dimensional_paths_are_refused():
     with pytest.raises(ValueError, match="shape"):
         count_crossings(np.zeros((3, 5, 3)))
+
+
+def test_a_path_given_twice_is_one_orbit_not_a_crossing():
+    path = np.stack([np.linspace(0, 1, 5), np.sin(np.linspace(0, 1, 5))], axis=1)
+    assert count_crossings(np.stack([path, path, path])) == 0
+    assert count_crossings(np.stack([path[:, :1]] * 3)) == 0
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_non_finite_paths_are_refused_in_one_line(dims):
+    paths = np.random.default_rng(0).normal(size=(4, 6, dims))
+    paths[2] = np.nan
+    with pytest.raises(NodestudyError, match="1 of 4 paths hold NaN"):
+        count_crossings(paths)
+
+
+def test_more_paths_than_the_pairs_bound_are_refused_before_any_work():
+    with pytest.raises(NodestudyError, match="pass at most 5,000"):
+        count_crossings(np.zeros((20_000, 3, 1)))
