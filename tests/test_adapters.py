@@ -2,6 +2,7 @@
 their rules' arithmetic, on models written without the study (``conftest.py``'s textbook
 models and fields written here)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -161,3 +162,23 @@ def test_adaptation_rules_reject_what_cannot_work():
         StepAdaptation(decision="vote")
     with pytest.raises(NodestudyError, match="start"):
         StepSizeAdapter("euler").steps  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"error_ratio": float("inf")}, "error_ratio must be a number in"),
+        ({"error_ratio": 1e12}, "error_ratio must be a number in"),
+        ({"threshold": "0.1"}, "threshold must be a number in"),
+        ({"grow": float("nan")}, "grow must be a number in"),
+        ({"max_steps": 10**7}, "max_steps must lie between"),
+        ({"check_every": 2.0}, "check_every must be a whole number"),
+    ],
+    ids=["inf ratio", "huge ratio", "string", "nan", "huge max_steps", "float count"],
+)
+def test_a_rule_s_numbers_are_checked_as_numbers_in_one_line(setting, message):
+    """Each was a traceback (ZeroDivisionError, '<' not supported) or an update that ran
+    past 100 s; numpy's integers are taken as whole numbers."""
+    with pytest.raises(NodestudyError, match=message):
+        StepAdaptation(**setting)
+    assert StepAdaptation(max_steps=np.int64(64)).to_dict()["max_steps"] == 64

@@ -93,3 +93,27 @@ def test_step_size_is_exactly_one_over_k():
 def test_bad_solver_specs_say_what_to_fix(kwargs, message):
     with pytest.raises(NodestudyError, match=message):
         SolverSpec(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"spec": "euler"}, "solve takes a SolverSpec"),
+        ({"t_span": (0.0, float("nan"))}, "two different finite numbers"),
+        ({"t_span": (0.0, float("inf"))}, "two different finite numbers"),
+        ({"t_span": (1.0, 1.0)}, "two different finite numbers"),
+        ({"z0": np.ones((3, 2), dtype=np.float32)}, "floating-point torch tensor, not ndarray"),
+        ({"z0": torch.ones(3, 2, dtype=torch.int64)}, "not Tensor of torch.int64"),
+        ({"spec": SolverSpec("euler", 10**10)}, "pass max_num_steps to go past it"),
+    ],
+    ids=["string spec", "nan span", "inf span", "empty span", "numpy", "integer", "huge K"],
+)
+def test_solve_refuses_what_it_cannot_solve_in_one_line(arguments, message):
+    given = {"z0": torch.ones(3, 2), "spec": SolverSpec("euler", 4), **arguments}
+    with pytest.raises(NodestudyError, match=message):
+        solve(
+            lambda t, z: -z,
+            given["z0"],
+            given["spec"],
+            **{k: v for k, v in given.items() if k == "t_span"},
+        )

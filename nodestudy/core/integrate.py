@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .errors import NodestudyError
 from .solvers import (
     FIXED_STEP_METHODS,
     UNIT_INTERVAL,
@@ -83,12 +84,49 @@ def solve(
     ``record=True`` returns the states at every grid point, stacked on a new first
     axis (K+1 of them for fixed-step methods; for adaptive ones 65 equally spaced
     output times, which do not influence the steps taken). ``max_num_steps`` bounds
-    an adaptive solve (torchdiffeq raises when it is exceeded).
+    an adaptive solve (torchdiffeq raises when it is exceeded) and a fixed-step one
+    (default :data:`MAX_FIXED_STEPS`: raise it to go past on purpose). Anything else
+    than a SolverSpec, a tensor state and a finite span is refused in one line.
     """
+    _check_solve(z0, spec, t_span, max_num_steps)
     if spec.is_fixed_step:
         tableau = FIXED_STEP_METHODS[spec.method]
         return _solve_fixed(func, z0, tableau, spec.steps, t_span, record)
     return _solve_adaptive(func, z0, spec, t_span, record, max_num_steps)
+
+
+#: The most steps a fixed-step solve takes unless told otherwise (``max_num_steps``): a
+#: million steps of a field is minutes; 10**10 would run for days.
+MAX_FIXED_STEPS = 2**20
+
+
+def _check_solve(z0, spec, t_span, max_num_steps) -> None:
+    if not isinstance(spec, SolverSpec):
+        raise NodestudyError(
+            f"solve takes a SolverSpec, e.g. SolverSpec('euler', 8) or "
+            f"SolverSpec('dopri5', tol=1e-6), not {spec!r}"
+        )
+    if not (isinstance(z0, Tensor) and z0.is_floating_point()):
+        raise NodestudyError(
+            f"z0 must be a floating-point torch tensor, not {type(z0).__name__}"
+            + (f" of {z0.dtype}" if isinstance(z0, Tensor) else "")
+            + "; e.g. torch.as_tensor(x, dtype=torch.float32) (check_ode takes tuple states)"
+        )
+    span = tuple(t_span) if isinstance(t_span, tuple | list) else ()
+    numbers = all(isinstance(t, int | float) and not isinstance(t, bool) for t in span)
+    if (
+        len(span) != 2
+        or not numbers
+        or not all(math.isfinite(t) for t in span)
+        or span[0] == span[1]
+    ):
+        raise NodestudyError(f"t_span must be two different finite numbers, not {t_span!r}")
+    limit = MAX_FIXED_STEPS if max_num_steps is None else max_num_steps
+    if spec.is_fixed_step and spec.steps > limit:
+        raise NodestudyError(
+            f"{spec.label()} is {spec.steps:,} steps, more than the {limit:,} a solve takes "
+            "unless told: pass max_num_steps to go past it on purpose"
+        )
 
 
 def stage_times(tableau: Tableau, steps: int, t_span: TimeSpan, like: Tensor) -> list[Tensor]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -94,16 +95,10 @@ class _Rule:
     measure: RuleMeasure = "accuracy"
 
     def _check_common(self) -> None:
-        if isinstance(self.check_every, bool) or not isinstance(self.check_every, int):
-            raise NodestudyError(f"check_every must be a whole number (got {self.check_every!r})")
-        if self.check_every < 1:
-            raise NodestudyError(f"check_every must be at least 1 (got {self.check_every})")
-        if not 0 < self.threshold < 1:
-            raise NodestudyError(f"threshold must lie in (0, 1) (got {self.threshold})")
-        if not 0 < self.shrink < 1:
-            raise NodestudyError(f"shrink must lie in (0, 1) (got {self.shrink})")
-        if not self.grow > 1:
-            raise NodestudyError(f"grow must exceed 1 (got {self.grow})")
+        object.__setattr__(self, "check_every", whole(self.check_every, "check_every", 1, 10**9))
+        within(self.threshold, "threshold", 0, 1, "in (0, 1)")
+        within(self.shrink, "shrink", 0, 1, "in (0, 1)")
+        within(self.grow, "grow", 1, MAX_FACTOR, f"in (1, {MAX_FACTOR:g}]", high_open=False)
         if self.decision not in DECISIONS:
             raise NodestudyError(
                 f"decision must be one of {', '.join(DECISIONS)} (got {self.decision!r})"
@@ -147,12 +142,17 @@ class StepAdaptation(_Rule):
                 f"({', '.join(FIXED_STEP_METHODS)})"
             )
         self._check_common()
-        if not self.error_ratio > 1:
-            raise NodestudyError(f"error_ratio must exceed 1 (got {self.error_ratio})")
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int):
-            raise NodestudyError(f"max_steps must be a whole number (got {self.max_steps!r})")
-        if self.max_steps < 1:
-            raise NodestudyError(f"max_steps must be at least 1 (got {self.max_steps})")
+        within(
+            self.error_ratio,
+            "error_ratio",
+            1,
+            MAX_ERROR_RATIO,
+            f"in (1, {MAX_ERROR_RATIO:g}] (past it the step would be driven to any grid)",
+            high_open=False,
+        )
+        object.__setattr__(
+            self, "max_steps", whole(self.max_steps, "max_steps", 1, MAX_ADAPTED_STEPS)
+        )
 
     @classmethod
     def named(cls, name: str, **overrides: Any) -> StepAdaptation:
@@ -194,15 +194,16 @@ class ToleranceAdaptation(_Rule):
                 f"({', '.join(ADAPTIVE_METHODS)}), not {self.test_method!r}"
             )
         self._check_common()
-        ratio = self.test_tol_ratio
-        if ratio is not None and (
-            isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio > 1
-        ):
-            raise NodestudyError(
-                f"test_tol_ratio must exceed 1, so the test solver is stricter (got {ratio!r})"
+        if self.test_tol_ratio is not None:
+            within(
+                self.test_tol_ratio,
+                "test_tol_ratio",
+                1,
+                MAX_FACTOR,
+                f"in (1, {MAX_FACTOR:g}], so the test solver is stricter",
+                high_open=False,
             )
-        if self.patience < 1:
-            raise NodestudyError(f"patience must be at least 1 (got {self.patience})")
+        object.__setattr__(self, "patience", whole(self.patience, "patience", 1, 10**9))
 
     def check_training_method(self, method: str) -> None:
         if method not in ADAPTIVE_METHODS:
@@ -213,6 +214,36 @@ class ToleranceAdaptation(_Rule):
 
 
 Adaptation = StepAdaptation | ToleranceAdaptation
+
+#: Bounds on a rule's numbers: past them one update could start unbounded work (a step
+#: count the adapter cannot solve, a ratio that drives the step to any grid).
+MAX_FACTOR = 1e3
+MAX_ERROR_RATIO = 1e4
+MAX_ADAPTED_STEPS = 2**17
+
+
+def within(
+    value: Any, name: str, low: float, high: float, says: str, *, high_open: bool = True
+) -> None:
+    """A finite real number in (low, high) (or (low, high]); else one line."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    inside = (
+        number
+        and math.isfinite(value)
+        and low < value
+        and (value < high if high_open else value <= high)
+    )
+    if not inside:
+        raise NodestudyError(f"{name} must be a number {says} (got {value!r})")
+
+
+def whole(value: Any, name: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (numpy's integers too), as an int; else one line."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise NodestudyError(f"{name} must be a whole number (got {value!r})")
+    if not low <= value <= high:
+        raise NodestudyError(f"{name} must lie between {low:,} and {high:,} (got {value:,})")
+    return int(value)
 
 
 def adaptation_from_dict(raw: dict | None) -> Adaptation | None:
