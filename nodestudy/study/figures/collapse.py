@@ -150,18 +150,29 @@ def _critical_title(row: pd.DataFrame) -> str:
     if not len(row):
         return ""
     row = row.iloc[0]
-    learned = f"{row.learned_seeds} of {row.seeds} seeds learned at the finest K"
+    learned = f"{row.learned_seeds} of {row.seeds} learned at the finest K"
     if not np.isnan(row.critical_steps):
-        return f"\ncritical K = {row.critical_steps:g}: {seed_range_text(row)}\n{learned}"
+        bracket = ""
+        if "invalid_steps" in row.index:
+            shown = (
+                "none invalid"
+                if pd.isna(row.invalid_steps)
+                else f"invalid at K ≤ {row.invalid_steps:g}"
+            )
+            between = row.get("inconclusive_steps") or ""
+            bracket = f" ({shown}" + (f", inconclusive at {between}" if between else "") + ")"
+        return (
+            f"\ncritical K = {row.critical_steps:g}{bracket}\n{seed_range_text(row)}; {learned}"
+        )
     return "\nno critical K: " + textwrap.fill(str(row.reason), 50)
 
 
 def seed_range_text(row) -> str:
-    """``3 of 4 seeds valid from it; theirs 32-128`` (a seed not valid even at the
-    finest K reads "beyond the grid")."""
+    """``3 of 4 seeds valid; per seed 32-128`` (a seed not valid even at the finest K
+    reads "beyond the grid")."""
     low, high = row["critical_steps_min"], row["critical_steps_max"]
     high_text = "beyond the grid" if high is None or np.isinf(high) else f"{high:g}"
-    spread = f"; theirs {low:g}-{high_text}" if high_text != f"{low:g}" else ""
+    spread = f"; per seed {low:g}-{high_text}" if high_text != f"{low:g}" else ""
     return f"{row['seeds_valid_from_critical']} of {row['learned_seeds']} seeds valid{spread}"
 
 

@@ -57,7 +57,7 @@ def plot_trajectories(
     ax.set_title(title)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
-    ax.legend(fontsize=7, markerscale=2, loc="upper right")
+    ax.legend(fontsize=7, markerscale=2, loc="best")  # where it hides fewest points
 
 
 def plot_accuracy_vs_steps(
@@ -103,7 +103,7 @@ def plot_decision_regions(
     ax.set_title(title)
     ax.set_xlabel("$z_1(1)$")
     ax.set_ylabel("$z_2(1)$")
-    ax.legend(fontsize=7, markerscale=2, loc="upper right")
+    ax.legend(fontsize=7, markerscale=2, loc="best")  # where it hides fewest points
 
 
 def plot_fan(
