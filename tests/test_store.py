@@ -116,3 +116,20 @@ def test_a_figure_records_the_stored_runs_it_rests_on(cache_dir, tmp_path):
     train_runs(configs[:1], session, progress=False)
     path = write_numbers({"comparisons": {}}, tmp_path, "numerics_machines", session)
     assert json.loads(path.read_text())["store"]["sha256"] != digests[0]["sha256"]
+
+
+def test_a_run_stored_before_its_ensemble_was_recorded_verifies_identical(cache_dir):
+    """Runs trained before metrics.json held ``ensemble_seeds`` are retrained in the
+    ensemble the store implies (same config but seed, same ensemble size) and compared
+    on their results, not on how the training was described."""
+    runs = train_runs([config(iterations=5, seed=s) for s in (0, 1)], progress=False)
+    for run in runs:
+        metrics = json.loads((run.directory / "metrics.json").read_text())
+        del metrics["ensemble_seeds"]
+        content = json.dumps(metrics, indent=2).encode()
+        (run.directory / "metrics.json").write_bytes(content)
+        manifest = json.loads((run.directory / "manifest.json").read_text())
+        manifest["files"]["metrics.json"] = hashlib.sha256(content).hexdigest()
+        (run.directory / "manifest.json").write_text(json.dumps(manifest))
+    entry = verify_store(cache_dir, 2, seed=0, progress=False)
+    assert entry["identical"] == 2, entry["sampled"]

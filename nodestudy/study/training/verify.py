@@ -37,8 +37,16 @@ from ..store.manifest import library_versions, read_manifest
 from ..store.runs import HISTORY_FILE, Run
 from .sweep import train_runs
 
-#: Metrics that describe the machine or the clock, not the run's result.
-MACHINE_METRICS = ("train_seconds", "ensemble_size", "device", "torch_version", "numerics")
+#: Metrics that describe how, where and when a run was trained, not its result (runs
+#: stored before ``ensemble_seeds`` was recorded lack it).
+NOT_RESULTS = (
+    "train_seconds",
+    "ensemble_size",
+    "ensemble_seeds",
+    "device",
+    "torch_version",
+    "numerics",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ def _tensor_bytes(tensors: dict) -> dict[str, bytes]:
 
 
 def _result_metrics(run: Run) -> str:
-    kept = {k: v for k, v in run.metrics.items() if k not in MACHINE_METRICS}
+    kept = {k: v for k, v in run.metrics.items() if k not in NOT_RESULTS}
     return json.dumps(kept, sort_keys=True)
 
 
