@@ -115,18 +115,16 @@ def test_the_resolver_sees_relative_imports():
     assert "nodestudy.core.solvers" in names and "torch" in names
 
 
-#: Small modules with one job each: a module past this many lines is due a split.
-MAX_MODULE_LINES = 320
-#: And short functions, docstrings aside; plotting functions lay out panels and are exempt.
+#: Short functions, docstrings aside; plotting functions lay out panels and are exempt.
+#: Modules are as long as their concept needs: that is a review rule (docs/design.md),
+#: not a count (a cap split modules where no concept splits, issue 36).
 MAX_FUNCTION_LINES = 60
 
 
-def test_no_module_or_function_has_outgrown_one_job():
+def test_no_function_has_outgrown_one_job():
     too_long = []
     for path in sorted(PACKAGE.rglob("*.py")):
         source = path.read_text()
-        if len(source.splitlines()) > MAX_MODULE_LINES:
-            too_long.append(f"{path.name}: {len(source.splitlines())} lines")
         if path.parent.name == "figures":
             continue
         for node in ast.walk(ast.parse(source)):

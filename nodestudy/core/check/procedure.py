@@ -134,11 +134,7 @@ def check_ode(
     options = checked_options(method, options, t_span)
     modules = modules_of(func, head, encode, metric)
     problem, findings = problem_and_findings(settings, modules)
-    if problem.n < MIN_POINTS:
-        raise NodestudyError(
-            f"check_ode needs at least {MIN_POINTS} points to put an interval on a change "
-            f"(got {problem.n}): on fewer, an interval says nothing; pass more of x"
-        )
+    _require_points(problem.n)
     training = SolverSpec.from_torchdiffeq(method, options, rtol, atol, problem.t_span)
     checked_work(training, max_reference_steps)
     if state_limit is None:
@@ -166,6 +162,14 @@ def check_ode(
     outcomes = [trained, *tests, check, reference]
     seconds = time.perf_counter() - started
     return _assemble(problem, outcomes, findings, converged, crossings, limits, confidence, seconds)
+
+
+def _require_points(n: int) -> None:
+    if n < MIN_POINTS:
+        raise NodestudyError(
+            f"check_ode needs at least {MIN_POINTS} points to put an interval on a change "
+            f"(got {n}): on fewer, an interval says nothing; pass more of x"
+        )
 
 
 def _training_outcome(problem, training, method, options, rtol, atol) -> Outcome:
