@@ -81,11 +81,7 @@ def verify_run(path: Path, expected: TrainConfig | None = None, mode: str | None
     except NodestudyError as error:
         raise CorruptRun(str(error)) from None
     try:
-        stored_key = json.loads((path / MANIFEST_FILE).read_text()).get("key", "")
-    except (OSError, ValueError, AttributeError):
-        stored_key = ""
-    try:
-        check_files(path, REQUIRED_FILES, stored_key if stored_key[:24] == path.name else "-")
+        stored_key = check_files(path, REQUIRED_FILES)["key"]
     except NodestudyError as error:
         raise CorruptRun(str(error)) from None
     recorded = run.metrics.get("numerics")

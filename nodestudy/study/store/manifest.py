@@ -95,11 +95,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return content
 
 
-def check_files(path: Path, required: tuple[str, ...], key: str) -> dict[str, Any]:
+def check_files(path: Path, required: tuple[str, ...]) -> dict[str, Any]:
     """Every file the manifest lists is there with the digest it lists, the required
-    ones are listed, and the manifest is the run of ``key``; returns the manifest."""
+    ones are listed, and the manifest is the run the directory is named for (the key's
+    first 24 hex digits); returns the manifest."""
     content = read_manifest(path)
-    if content["key"] != key:
+    if content["key"][:24] != path.name:
         raise NodestudyError(f"{path}: {MANIFEST_FILE} is the manifest of another run")
     files = content["files"]
     unlisted = [name for name in required if name not in files]

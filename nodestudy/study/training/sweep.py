@@ -126,7 +126,7 @@ def train_runs(
 def train_within(
     configs: Sequence[TrainConfig], session: Session, budget: float | None = None
 ) -> int:
-    """Train the configs missing from the session's cache, the costliest groups first,
+    """Train ``configs`` (those missing from the session's cache), the costliest groups first,
     ``session.n_jobs`` groups at a time, starting no group once ``budget`` seconds have
     passed (None: no limit) but the first, so that every call makes progress; every
     finished run is stored as it finishes. Returns how many runs were trained: a later
@@ -134,8 +134,7 @@ def train_within(
     if budget is None:
         train_runs(configs, session)
         return len(configs)
-    missing = [config for config in configs if session.cache.get(config) is None]
-    groups = sorted(ensemble_groups(missing), key=estimated_cost, reverse=True)
+    groups = sorted(ensemble_groups(configs), key=estimated_cost, reverse=True)
     width = max(1, session.n_jobs if session.n_jobs > 0 else os.cpu_count() or 1)
     started, trained = time.perf_counter(), 0
     for start in range(0, len(groups), width):
